@@ -1,0 +1,43 @@
+import type { Collector } from '../types.js';
+import { addGauge, typeSamples, type Sample } from '../metric.js';
+
+export const STAT_DATABASE_CONFLICTS_METRIC = {
+  name: 'postgresql_stat_database_conflicts',
+  help: 'Database-wide statistics about query cancels occurring due to conflicts with recovery on standby servers.',
+  labelNames: ['database', 'type'],
+} as const;
+
+export const CONFLICT_TYPES = [
+  'confl_tablespace',
+  'confl_lock',
+  'confl_snapshot',
+  'confl_bufferpin',
+  'confl_deadlock',
+] as const;
+
+export const STAT_DATABASE_CONFLICTS_QUERY = `
+SELECT datname, ${CONFLICT_TYPES.map((column) => `${column}::float8`).join(', ')}
+FROM pg_stat_database_conflicts
+WHERE datname IS NOT NULL`;
+
+export type StatDatabaseConflictsRow = Readonly<Record<string, number | string | null>> & {
+  readonly datname: string | null;
+};
+
+export function statDatabaseConflictsSamples(
+  rows: readonly StatDatabaseConflictsRow[],
+): Sample<'database' | 'type'>[] {
+  return rows.flatMap((row) =>
+    row.datname === null
+      ? []
+      : typeSamples<'database' | 'type'>(row, CONFLICT_TYPES, { database: row.datname }),
+  );
+}
+
+export const statDatabaseConflicts: Collector = {
+  name: 'stat_database_conflicts',
+  async collect({ db, registry }) {
+    const rows = await db.query<StatDatabaseConflictsRow>(STAT_DATABASE_CONFLICTS_QUERY);
+    addGauge(registry, STAT_DATABASE_CONFLICTS_METRIC, statDatabaseConflictsSamples(rows));
+  },
+};

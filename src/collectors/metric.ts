@@ -1,0 +1,103 @@
+import { Gauge, type Registry } from 'prom-client';
+
+export interface MetricDefinition<L extends string> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly L[];
+}
+
+export interface Sample<L extends string> {
+  readonly labels: Readonly<Record<L, string>>;
+  readonly value: number;
+}
+
+/** Registers a gauge on `registry` and sets one value per sample. */
+export function addGauge<L extends string>(
+  registry: Registry,
+  definition: MetricDefinition<L>,
+  samples: Iterable<Sample<L>>,
+): void {
+  const gauge = new Gauge<L>({
+    name: definition.name,
+    help: definition.help,
+    labelNames: definition.labelNames,
+    registers: [registry],
+  });
+  for (const sample of samples) {
+    if (definition.labelNames.length === 0) gauge.set(sample.value);
+    else gauge.set(sample.labels as Partial<Record<L, string>>, sample.value);
+  }
+}
+
+/**
+ * A column value as a number. pg returns bigint and numeric as strings; NULL,
+ * and anything that is not a finite number, gives undefined (no sample).
+ */
+export function toNumber(value: unknown): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const n = typeof value === 'number' ? value : Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * The seed's wide-row pattern: one sample per column, the column name in the
+ * `type` label. NULL columns are left out.
+ */
+export function typeSamples<L extends string>(
+  row: Readonly<Record<string, unknown>>,
+  columns: readonly string[],
+  labels: Readonly<Record<Exclude<L, 'type'>, string>>,
+): Sample<L>[] {
+  const samples: Sample<L>[] = [];
+  for (const column of columns) {
+    const value = toNumber(row[column]);
+    if (value === undefined) continue;
+    samples.push({ labels: { ...labels, type: column } as Record<L, string>, value });
+  }
+  return samples;
+}
+
+/** Minutes since a reset, as the seed computed it (whole minutes), in SQL. */
+export function minutesSince(column: string): string {
+  return `floor(extract(epoch from now() - ${column}) / 60)::float8`;
+}
+
+interface CountRow {
+  readonly datname: string | null;
+  readonly count: number | string | null;
+}
+
+/**
+ * Counts per database and category (lock mode, session state), zero-filled:
+ * every database gets every `known` category, and any other category seen is
+ * kept. Rows are `{ datname, <column>, count }`; a NULL category row only
+ * lists the database.
+ */
+export function zeroFilledCounts<K extends string>(
+  rows: readonly (CountRow & { readonly [P in K]: string | null })[],
+  column: K,
+  known: readonly string[],
+): Sample<'database' | K>[] {
+  const byDatabase = new Map<string, Map<string, number>>();
+  for (const row of rows) {
+    const database = row.datname;
+    if (database === null) continue;
+    let counts = byDatabase.get(database);
+    if (counts === undefined) {
+      counts = new Map(known.map((category) => [category, 0]));
+      byDatabase.set(database, counts);
+    }
+    const category = row[column];
+    if (category !== null) counts.set(category, toNumber(row.count) ?? 0);
+  }
+  const samples: Sample<'database' | K>[] = [];
+  for (const [database, counts] of byDatabase) {
+    for (const [category, value] of counts) {
+      samples.push({
+        labels: { database, [column]: category } as Record<'database' | K, string>,
+        value,
+      });
+    }
+  }
+  return samples;
+}

@@ -1,0 +1,249 @@
+import { ConfigError } from './errors.js';
+
+/** Environment variable names, in one place. */
+export const ENV = {
+  host: 'POSTGRESQL_HOST',
+  port: 'POSTGRESQL_PORT',
+  database: 'POSTGRESQL_DATABASE',
+  username: 'POSTGRESQL_USERNAME',
+  password: 'POSTGRESQL_PASSWORD',
+  ssl: 'POSTGRESQL_SSL',
+  secretId: 'POSTGRESQL_SECRET_ID',
+  connectTimeoutMs: 'POSTGRESQL_CONNECT_TIMEOUT_MS',
+  statementTimeoutMs: 'POSTGRESQL_STATEMENT_TIMEOUT_MS',
+  applicationName: 'POSTGRESQL_APPLICATION_NAME',
+  pushgatewayUrl: 'PUSHGATEWAY_URL',
+  pushgatewayJob: 'PUSHGATEWAY_JOB',
+  pushgatewayInstance: 'PUSHGATEWAY_INSTANCE',
+  pushgatewayLabels: 'PUSHGATEWAY_GROUPING_LABELS',
+  pushgatewayTimeoutMs: 'PUSHGATEWAY_TIMEOUT_MS',
+} as const;
+
+export const DEFAULTS = {
+  host: 'localhost',
+  port: 5432,
+  database: 'postgres',
+  username: 'postgres',
+  connectTimeoutMs: 5_000,
+  statementTimeoutMs: 10_000,
+  applicationName: 'postgresql-pushgateway-exporter',
+  pushgatewayJob: 'postgresql-exporter',
+  pushgatewayLabels: 'app=prometheus-postgresql-exporter',
+  pushgatewayTimeoutMs: 10_000,
+} as const;
+
+/**
+ * How the connection to PostgreSQL uses TLS, with libpq's names:
+ * - disable: plain TCP;
+ * - require: TLS, certificate not checked (what the seed's `POSTGRESQL_SSL=true` did);
+ * - verify-ca: TLS, certificate chain checked against the trusted CAs;
+ * - verify-full: as verify-ca, and the certificate must name the host.
+ */
+export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+
+export interface PostgresConfig {
+  /** Undefined when the value is to come from the secret (or the default when there is none). */
+  readonly host: string | undefined;
+  readonly port: number | undefined;
+  readonly database: string | undefined;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly ssl: SslMode | undefined;
+  readonly secretId: string | undefined;
+  readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly applicationName: string;
+}
+
+export interface PushgatewayConfig {
+  readonly url: URL;
+  readonly job: string;
+  /** Overrides the default `instance` grouping label (`host:port/database`). */
+  readonly instance: string | undefined;
+  /** Extra grouping labels, besides job and instance. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+}
+
+export interface Config {
+  readonly postgres: PostgresConfig;
+  readonly pushgateway: PushgatewayConfig;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Trimmed value, or undefined when unset or blank (serverless.yml passes unset values as ""). */
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 't', 'y', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'f', 'n', 'off']);
+const SSL_MODES = new Set<SslMode>(['disable', 'require', 'verify-ca', 'verify-full']);
+
+export function parseSslMode(raw: string, variable: string = ENV.ssl): SslMode {
+  const value = raw.trim().toLowerCase();
+  if (TRUE_WORDS.has(value)) return 'require';
+  if (FALSE_WORDS.has(value)) return 'disable';
+  if (SSL_MODES.has(value as SslMode)) return value as SslMode;
+  throw new ConfigError(
+    variable,
+    `must be true/false or one of disable, require, verify-ca, verify-full; got "${raw}"`,
+  );
+}
+
+/** The default when POSTGRESQL_SSL is unset: no TLS on loopback, TLS everywhere else. */
+export function defaultSslMode(host: string): SslMode {
+  const loopback =
+    host === 'localhost' || host.startsWith('127.') || host === '::1' || host.startsWith('/');
+  return loopback ? 'disable' : 'require';
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Parses `name=value,name=value`; the word `none` means no extra labels. */
+export function parseGroupingLabels(raw: string, variable: string = ENV.pushgatewayLabels) {
+  const labels: Record<string, string> = {};
+  if (raw.trim() === 'none') return labels;
+  for (const pair of raw.split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq < 0) throw new ConfigError(variable, `expected name=value, got "${pair.trim()}"`);
+    const name = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) {
+      throw new ConfigError(variable, `"${name}" is not a valid Prometheus label name`);
+    }
+    if (name === 'job' || name === 'instance') {
+      throw new ConfigError(
+        variable,
+        `"${name}" is set by ${name === 'job' ? ENV.pushgatewayJob : ENV.pushgatewayInstance}`,
+      );
+    }
+    if (name in labels) throw new ConfigError(variable, `label "${name}" is given twice`);
+    labels[name] = value;
+  }
+  return labels;
+}
+
+function pushgatewayUrl(env: Env): URL {
+  const raw = read(env, ENV.pushgatewayUrl);
+  if (raw === undefined) {
+    throw new ConfigError(ENV.pushgatewayUrl, 'is required (e.g. http://pushgateway:9091)');
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(ENV.pushgatewayUrl, 'is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(ENV.pushgatewayUrl, `must use http or https, got ${url.protocol}`);
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new ConfigError(ENV.pushgatewayUrl, 'must not have a query string or fragment');
+  }
+  return url;
+}
+
+/**
+ * Reads the whole configuration from the environment. Pure: no I/O. Throws a
+ * ConfigError naming the first variable that is malformed or missing.
+ */
+export function loadConfig(env: Env): Config {
+  const secretId = read(env, ENV.secretId);
+  const username = read(env, ENV.username);
+  // Passwords are not trimmed: leading or trailing spaces may be part of one.
+  const password = env[ENV.password] === '' ? undefined : env[ENV.password];
+  if (secretId !== undefined) {
+    for (const [name, value] of [
+      [ENV.username, username],
+      [ENV.password, password],
+    ] as const) {
+      if (value !== undefined) {
+        throw new ConfigError(
+          name,
+          `cannot be set together with ${ENV.secretId}: credentials come from the secret`,
+        );
+      }
+    }
+  }
+  const ssl = read(env, ENV.ssl);
+  const labels = read(env, ENV.pushgatewayLabels);
+  const job = read(env, ENV.pushgatewayJob) ?? DEFAULTS.pushgatewayJob;
+
+  return {
+    postgres: {
+      host: read(env, ENV.host),
+      port: integer(env, ENV.port, 1, 65_535),
+      database: read(env, ENV.database),
+      username,
+      password,
+      ssl: ssl === undefined ? undefined : parseSslMode(ssl),
+      secretId,
+      connectTimeoutMs:
+        integer(env, ENV.connectTimeoutMs, 100, 900_000) ?? DEFAULTS.connectTimeoutMs,
+      statementTimeoutMs:
+        integer(env, ENV.statementTimeoutMs, 100, 900_000) ?? DEFAULTS.statementTimeoutMs,
+      applicationName: read(env, ENV.applicationName) ?? DEFAULTS.applicationName,
+    },
+    pushgateway: {
+      url: pushgatewayUrl(env),
+      job,
+      instance: read(env, ENV.pushgatewayInstance),
+      labels: parseGroupingLabels(labels ?? DEFAULTS.pushgatewayLabels),
+      timeoutMs:
+        integer(env, ENV.pushgatewayTimeoutMs, 100, 900_000) ?? DEFAULTS.pushgatewayTimeoutMs,
+    },
+  };
+}
+
+/** Database credentials and address as held by an RDS-style secret. */
+export interface DatabaseSecret {
+  readonly username: string;
+  readonly password: string;
+  readonly host: string | undefined;
+  readonly port: number | undefined;
+  readonly dbname: string | undefined;
+}
+
+/** Everything needed to open a connection, after defaults and the secret are applied. */
+export interface PostgresTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string | undefined;
+  readonly ssl: SslMode;
+}
+
+/**
+ * Applies the secret (when there is one) and the defaults. An explicit
+ * POSTGRESQL_HOST/PORT/DATABASE wins over the secret's address, so that a
+ * proxy endpoint can be used with the database's secret.
+ */
+export function resolveTarget(pg: PostgresConfig, secret?: DatabaseSecret): PostgresTarget {
+  const host = pg.host ?? secret?.host ?? DEFAULTS.host;
+  return {
+    host,
+    port: pg.port ?? secret?.port ?? DEFAULTS.port,
+    database: pg.database ?? secret?.dbname ?? DEFAULTS.database,
+    user: secret?.username ?? pg.username ?? DEFAULTS.username,
+    password: secret?.password ?? pg.password,
+    ssl: pg.ssl ?? defaultSslMode(host),
+  };
+}

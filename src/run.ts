@@ -1,0 +1,193 @@
+import { performance } from 'node:perf_hooks';
+import { Registry } from 'prom-client';
+import { COLLECTORS } from './collectors/index.js';
+import { recordUp } from './collectors/general/up.js';
+import type { Collector } from './collectors/types.js';
+import { loadConfig, resolveTarget, type Config, type DatabaseSecret, type Env } from './config.js';
+import { connect, type Database } from './db.js';
+import { errorMessage } from './errors.js';
+import { jsonLogger, redact, type Logger } from './logger.js';
+import { displayUrl, push } from './pushgateway.js';
+import { secretsManagerSource, type SecretSource } from './secrets.js';
+
+export interface CollectorOutcome {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly error?: string;
+}
+
+/** What one run did; returned by the handler and logged as one JSON line. */
+export interface RunSummary {
+  readonly up: boolean;
+  /** Why postgresql_up is 0, when it is. */
+  readonly downReason?: string;
+  readonly serverVersion?: number;
+  readonly instance: string;
+  readonly pushgateway: string;
+  readonly job: string;
+  readonly series: number;
+  readonly bytes: number;
+  readonly collectorErrors: number;
+  readonly collectors: readonly CollectorOutcome[];
+  readonly durationMs: number;
+}
+
+export interface RunDependencies {
+  readonly secrets?: SecretSource;
+  readonly collectors?: readonly Collector[];
+  readonly log?: Logger;
+}
+
+const ms = (start: number) => Math.round((performance.now() - start) * 10) / 10;
+
+/** A readable reason from a connection error (Node's AggregateError has an empty message). */
+function describe(error: unknown): string {
+  const message = errorMessage(error);
+  if (message !== '') return message;
+  if (error instanceof AggregateError) {
+    const inner = error.errors.map(errorMessage).filter((m) => m !== '');
+    if (inner.length > 0) return inner.join('; ');
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'unknown error';
+}
+
+/** PostgreSQL's SQLSTATE for a refused password. */
+const INVALID_PASSWORD = '28P01';
+
+async function runCollectors(
+  db: Database,
+  collectors: readonly Collector[],
+  redactText: (text: string) => string,
+): Promise<{ outcomes: CollectorOutcome[]; registries: Registry[] }> {
+  const outcomes: CollectorOutcome[] = [];
+  const registries: Registry[] = [];
+  for (const collector of collectors) {
+    const start = performance.now();
+    // Each collector writes to a registry of its own, merged only on success:
+    // a collector that fails half-way pushes nothing rather than half a family.
+    const registry = new Registry();
+    try {
+      await collector.collect({ db, serverVersion: db.serverVersion, registry });
+      registries.push(registry);
+      outcomes.push({ name: collector.name, ok: true, durationMs: ms(start) });
+    } catch (error) {
+      outcomes.push({
+        name: collector.name,
+        ok: false,
+        durationMs: ms(start),
+        error: redactText(describe(error)),
+      });
+    }
+  }
+  return { outcomes, registries };
+}
+
+function countSeries(exposition: string): number {
+  let series = 0;
+  for (const line of exposition.split('\n')) {
+    if (line !== '' && !line.startsWith('#')) series += 1;
+  }
+  return series;
+}
+
+/**
+ * One run: connect, collect every family into a fresh registry, push it to the
+ * Pushgateway (replacing the group), close. PostgreSQL being down or refusing
+ * the login is a result (`postgresql_up 0` is pushed), not a failure; a push
+ * the Pushgateway does not accept is a failure and rejects with a PushError.
+ */
+export async function runOnce(config: Config, deps: RunDependencies = {}): Promise<RunSummary> {
+  const started = performance.now();
+  const collectors = deps.collectors ?? COLLECTORS;
+  const { postgres, pushgateway } = config;
+  const secrets = deps.secrets ?? secretsManagerSource();
+
+  const hide: (string | undefined)[] = [postgres.password];
+  const log = deps.log ?? jsonLogger(() => hide);
+  let secret: DatabaseSecret | undefined;
+  if (postgres.secretId !== undefined) {
+    try {
+      secret = await secrets.get(postgres.secretId);
+    } catch (error) {
+      log.error('secret error', { error: describe(error) });
+      throw error;
+    }
+  }
+  const target = resolveTarget(postgres, secret);
+  hide.push(target.password);
+  const redactText = (text: string) => redact(text, hide);
+  const instance = pushgateway.instance ?? `${target.host}:${target.port}/${target.database}`;
+
+  let db: Database | undefined;
+  let downReason: string | undefined;
+  try {
+    db = await connect(target, postgres);
+  } catch (error) {
+    downReason = redactText(describe(error));
+    const code = (error as { code?: unknown } | null)?.code;
+    // A rotated secret: fetch it afresh on the next run.
+    if (code === INVALID_PASSWORD && postgres.secretId !== undefined) {
+      secrets.invalidate(postgres.secretId);
+    }
+  }
+
+  const registries: Registry[] = [];
+  let outcomes: CollectorOutcome[] = [];
+  const serverVersion = db?.serverVersion;
+  if (db !== undefined) {
+    try {
+      const result = await runCollectors(db, collectors, redactText);
+      outcomes = result.outcomes;
+      registries.push(...result.registries);
+    } finally {
+      await db.close();
+    }
+  }
+  const upRegistry = new Registry();
+  recordUp(upRegistry, db !== undefined);
+  registries.unshift(upRegistry);
+
+  const body = await Registry.merge(registries).metrics();
+  const summaryBase = {
+    up: db !== undefined,
+    ...(downReason === undefined ? {} : { downReason }),
+    ...(serverVersion === undefined ? {} : { serverVersion }),
+    instance,
+    pushgateway: displayUrl(pushgateway.url),
+    job: pushgateway.job,
+    series: countSeries(body),
+    bytes: Buffer.byteLength(body),
+    collectorErrors: outcomes.filter((o) => !o.ok).length,
+    collectors: outcomes,
+  };
+
+  try {
+    await push({
+      url: pushgateway.url,
+      job: pushgateway.job,
+      labels: { instance, ...pushgateway.labels },
+      body,
+      timeoutMs: pushgateway.timeoutMs,
+    });
+  } catch (error) {
+    log.error('push failed', { ...summaryBase, durationMs: ms(started), error: describe(error) });
+    throw error;
+  }
+  const summary: RunSummary = { ...summaryBase, durationMs: ms(started) };
+  log.info('run', { ...summary });
+  return summary;
+}
+
+/** Reads the configuration from `env` and runs once; the handler's whole body. */
+export async function collect(env: Env, deps: RunDependencies = {}): Promise<RunSummary> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    (deps.log ?? jsonLogger()).error('configuration error', { error: errorMessage(error) });
+    throw error;
+  }
+  return runOnce(config, deps);
+}

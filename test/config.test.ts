@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULTS,
+  defaultSslMode,
+  loadConfig,
+  parseGroupingLabels,
+  parseSslMode,
+  resolveTarget,
+  type Env,
+} from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+
+const base: Env = { PUSHGATEWAY_URL: 'http://pushgateway:9091' };
+
+function configError(env: Env): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the defaults when only PUSHGATEWAY_URL is set', () => {
+    const config = loadConfig(base);
+    expect(config.pushgateway.url.href).toBe('http://pushgateway:9091/');
+    expect(config.pushgateway.job).toBe('postgresql-exporter');
+    expect(config.pushgateway.labels).toEqual({ app: 'prometheus-postgresql-exporter' });
+    expect(config.pushgateway.instance).toBeUndefined();
+    expect(config.postgres.connectTimeoutMs).toBe(DEFAULTS.connectTimeoutMs);
+    expect(config.postgres.statementTimeoutMs).toBe(DEFAULTS.statementTimeoutMs);
+    expect(config.postgres.applicationName).toBe('postgresql-pushgateway-exporter');
+    expect(resolveTarget(config.postgres)).toEqual({
+      host: 'localhost',
+      port: 5432,
+      database: 'postgres',
+      user: 'postgres',
+      password: undefined,
+      ssl: 'disable',
+    });
+  });
+
+  it("reads the seed's POSTGRESQL_* variables", () => {
+    const config = loadConfig({
+      ...base,
+      POSTGRESQL_HOST: ' db.example.com ',
+      POSTGRESQL_PORT: '6543',
+      POSTGRESQL_DATABASE: 'app',
+      POSTGRESQL_USERNAME: 'monitor',
+      POSTGRESQL_PASSWORD: ' s3cret ',
+      POSTGRESQL_SSL: 'True',
+    });
+    expect(resolveTarget(config.postgres)).toEqual({
+      host: 'db.example.com',
+      port: 6543,
+      database: 'app',
+      user: 'monitor',
+      password: ' s3cret ',
+      ssl: 'require',
+    });
+  });
+
+  it('treats blank values as unset, as serverless.yml passes unset variables as ""', () => {
+    const config = loadConfig({
+      ...base,
+      POSTGRESQL_PORT: '',
+      POSTGRESQL_HOST: '  ',
+      POSTGRESQL_PASSWORD: '',
+    });
+    expect(resolveTarget(config.postgres)).toMatchObject({
+      host: 'localhost',
+      port: 5432,
+      password: undefined,
+    });
+  });
+
+  it.each([
+    ['POSTGRESQL_PORT', 'abc'],
+    ['POSTGRESQL_PORT', '0'],
+    ['POSTGRESQL_PORT', '65536'],
+    ['POSTGRESQL_PORT', '5432.5'],
+    ['POSTGRESQL_PORT', '-1'],
+    ['POSTGRESQL_SSL', 'maybe'],
+    ['POSTGRESQL_CONNECT_TIMEOUT_MS', '10s'],
+    ['POSTGRESQL_STATEMENT_TIMEOUT_MS', '5'],
+    ['PUSHGATEWAY_TIMEOUT_MS', '99999999'],
+    ['PUSHGATEWAY_URL', 'not a url'],
+    ['PUSHGATEWAY_URL', 'ftp://pushgateway:9091'],
+    ['PUSHGATEWAY_URL', 'http://pushgateway:9091/?x=1'],
+    ['PUSHGATEWAY_GROUPING_LABELS', 'app'],
+    ['PUSHGATEWAY_GROUPING_LABELS', '1app=x'],
+    ['PUSHGATEWAY_GROUPING_LABELS', '__name__=x'],
+    ['PUSHGATEWAY_GROUPING_LABELS', 'job=x'],
+    ['PUSHGATEWAY_GROUPING_LABELS', 'instance=x'],
+    ['PUSHGATEWAY_GROUPING_LABELS', 'a=1,a=2'],
+  ])('rejects %s=%j, naming the variable', (name, value) => {
+    const error = configError({ ...base, [name]: value });
+    expect(error.variable).toBe(name);
+    expect(error.message.startsWith(`${name}: `)).toBe(true);
+  });
+
+  it('requires PUSHGATEWAY_URL', () => {
+    const error = configError({});
+    expect(error.variable).toBe('PUSHGATEWAY_URL');
+    expect(error.message).toMatch(/required/);
+  });
+
+  it('refuses a password or user name next to POSTGRESQL_SECRET_ID', () => {
+    const withPassword = configError({
+      ...base,
+      POSTGRESQL_SECRET_ID: 'db',
+      POSTGRESQL_PASSWORD: 'x',
+    });
+    expect(withPassword.variable).toBe('POSTGRESQL_PASSWORD');
+    expect(withPassword.message).not.toContain(': x');
+    expect(
+      configError({ ...base, POSTGRESQL_SECRET_ID: 'db', POSTGRESQL_USERNAME: 'u' }).variable,
+    ).toBe('POSTGRESQL_USERNAME');
+  });
+
+  it('never puts the password in an error message', () => {
+    const password = 'Sup3r$ecret-pw';
+    for (const env of [
+      { POSTGRESQL_PASSWORD: password },
+      { ...base, POSTGRESQL_PASSWORD: password, POSTGRESQL_PORT: 'x' },
+      { ...base, POSTGRESQL_PASSWORD: password, POSTGRESQL_SECRET_ID: 'db' },
+    ]) {
+      expect(configError(env).message).not.toContain(password);
+    }
+  });
+
+  it('keeps a path prefix of PUSHGATEWAY_URL and reads the other Pushgateway settings', () => {
+    const config = loadConfig({
+      PUSHGATEWAY_URL: 'https://gw.example.com/pushgateway/',
+      PUSHGATEWAY_JOB: 'pg',
+      PUSHGATEWAY_INSTANCE: 'prod/main',
+      PUSHGATEWAY_GROUPING_LABELS: 'app=x, env = prod',
+      PUSHGATEWAY_TIMEOUT_MS: '2500',
+    });
+    expect(config.pushgateway).toMatchObject({
+      job: 'pg',
+      instance: 'prod/main',
+      labels: { app: 'x', env: 'prod' },
+      timeoutMs: 2500,
+    });
+    expect(config.pushgateway.url.pathname).toBe('/pushgateway/');
+  });
+});
+
+describe('parseSslMode', () => {
+  it.each([
+    ['true', 'require'],
+    ['1', 'require'],
+    ['yes', 'require'],
+    ['t', 'require'],
+    ['false', 'disable'],
+    ['0', 'disable'],
+    ['no', 'disable'],
+    ['disable', 'disable'],
+    ['require', 'require'],
+    ['verify-ca', 'verify-ca'],
+    ['VERIFY-FULL', 'verify-full'],
+  ])('%s -> %s', (raw, mode) => {
+    expect(parseSslMode(raw)).toBe(mode);
+  });
+
+  it('defaults to no TLS on loopback only', () => {
+    expect(defaultSslMode('localhost')).toBe('disable');
+    expect(defaultSslMode('127.0.0.1')).toBe('disable');
+    expect(defaultSslMode('::1')).toBe('disable');
+    expect(defaultSslMode('mydb.abc.eu-west-1.rds.amazonaws.com')).toBe('require');
+  });
+});
+
+describe('parseGroupingLabels', () => {
+  it('reads name=value pairs and the word none', () => {
+    expect(parseGroupingLabels('a=1,b=x y, c = ')).toEqual({ a: '1', b: 'x y', c: '' });
+    expect(parseGroupingLabels('none')).toEqual({});
+  });
+});
+
+describe('resolveTarget', () => {
+  const secret = { username: 'su', password: 'sp', host: 'sh', port: 5433, dbname: 'sd' };
+
+  it('takes credentials and address from the secret', () => {
+    const config = loadConfig({ ...base, POSTGRESQL_SECRET_ID: 'arn:aws:secretsmanager:x' });
+    expect(resolveTarget(config.postgres, secret)).toEqual({
+      host: 'sh',
+      port: 5433,
+      database: 'sd',
+      user: 'su',
+      password: 'sp',
+      ssl: 'require',
+    });
+  });
+
+  it('lets POSTGRESQL_HOST/PORT/DATABASE override the secret (e.g. an RDS Proxy endpoint)', () => {
+    const config = loadConfig({
+      ...base,
+      POSTGRESQL_SECRET_ID: 'db',
+      POSTGRESQL_HOST: 'proxy',
+      POSTGRESQL_PORT: '6432',
+      POSTGRESQL_DATABASE: 'other',
+    });
+    expect(resolveTarget(config.postgres, secret)).toMatchObject({
+      host: 'proxy',
+      port: 6432,
+      database: 'other',
+      user: 'su',
+      password: 'sp',
+    });
+  });
+});

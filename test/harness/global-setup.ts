@@ -1,0 +1,43 @@
+import type { TestProject } from 'vitest/node';
+import { postgresBinDir, startPostgres } from './postgres.js';
+import { startPushgateway } from './pushgateway.js';
+
+export interface PostgresInfo {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly major: number;
+  readonly binDir: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgres: PostgresInfo;
+    pushgatewayUrl: string;
+  }
+}
+
+/** One real PostgreSQL (the project's major, from its name `pg<major>`) and one Pushgateway. */
+export default async function setup(project: TestProject) {
+  const major = Number(/^pg(\d+)$/.exec(project.name)?.[1]);
+  if (!Number.isInteger(major))
+    throw new Error(`project ${project.name} names no PostgreSQL major`);
+  const binDir = postgresBinDir(major);
+  const [postgres, pushgateway] = await Promise.all([
+    startPostgres({ binDir }),
+    startPushgateway(),
+  ]);
+  project.provide('postgres', {
+    host: postgres.host,
+    port: postgres.port,
+    user: postgres.user,
+    password: postgres.password,
+    major: postgres.major,
+    binDir,
+  });
+  project.provide('pushgatewayUrl', pushgateway.url);
+  return async () => {
+    await Promise.all([postgres.stop(), pushgateway.stop()]);
+  };
+}

@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Unit tests run alone. Integration tests (`*.int.test.ts`) run once per
+ * PostgreSQL major, each project against its own real PostgreSQL and
+ * Pushgateway started by test/harness/global-setup.ts.
+ */
+const majors = (process.env.TEST_PG_MAJORS ?? '15,18')
+  .split(',')
+  .map((m) => m.trim())
+  .filter((m) => m !== '');
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.int.test.ts'],
+        },
+      },
+      ...majors.map((major) => ({
+        test: {
+          name: `pg${major}`,
+          include: ['test/**/*.int.test.ts'],
+          globalSetup: ['test/harness/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      })),
+    ],
+  },
+});
