@@ -11,25 +11,7 @@ import { STAT_DATABASE_METRIC } from '../../src/collectors/general/stat_database
 import { STAT_DATABASE_CONFLICTS_METRIC } from '../../src/collectors/general/stat_database_conflicts.js';
 import { UP_METRIC, recordUp } from '../../src/collectors/general/up.js';
 import { UPTIME_METRIC } from '../../src/collectors/general/uptime.js';
-
-/** name, help (the seed's, or ours where the seed's was empty), label names. */
-export const SEED_FAMILIES = [
-  ['postgresql_lock', null, ['database', 'mode']],
-  ['postgresql_stat_activity', null, ['database', 'state']],
-  [
-    'postgresql_stat_bgwriter',
-    'Statistics about the background writer processes activity',
-    ['type'],
-  ],
-  ['postgresql_stat_database', 'Database-wide statistics', ['database', 'type']],
-  [
-    'postgresql_stat_database_conflicts',
-    'Database-wide statistics about query cancels occurring due to conflicts with recovery on standby servers.',
-    ['database', 'type'],
-  ],
-  ['postgresql_up', 'PostgreSQL exporter UP status', []],
-  ['postgresql_uptime', 'Gauge metric with uptime in days of the Instance.', []],
-] as const;
+import { SEED_FAMILIES } from '../fixtures/seed-families.js';
 
 const definitions = [
   LOCK_METRIC,

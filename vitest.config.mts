@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 /**
  * Unit tests run alone. Integration tests (`*.int.test.ts`) run once per
  * PostgreSQL major, each project against its own real PostgreSQL and
- * Pushgateway started by test/harness/global-setup.ts.
+ * Pushgateway started by test/harness/global-setup.ts. End-to-end tests
+ * (`*.e2e.test.ts`) run the packaged function through the Serverless CLI.
  */
 const majors = (process.env.TEST_PG_MAJORS ?? '15,18')
   .split(',')
@@ -17,7 +18,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/**/*.int.test.ts'],
+          exclude: ['test/**/*.int.test.ts', 'test/**/*.e2e.test.ts'],
         },
       },
       ...majors.map((major) => ({
@@ -29,6 +30,17 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       })),
+      {
+        // The packaged paths (serverless invoke local, npm run demo): one major is enough,
+        // and one project only, as serverless-esbuild builds into the shared .esbuild/.
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.e2e.test.ts'],
+          globalSetup: ['test/harness/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,179 @@
+/**
+ * Every collector against a real PostgreSQL of the project's major, through
+ * the same connect() the handler uses. The database is made to move (a new
+ * database, a held lock, a session idle in transaction, rollbacks, a
+ * checkpoint) and the samples must follow.
+ */
+import { Registry } from 'prom-client';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COLLECTORS } from '../../src/collectors/index.js';
+import { LOCK_MODES } from '../../src/collectors/general/lock.js';
+import { ACTIVITY_STATES } from '../../src/collectors/general/stat_activity.js';
+import { BGWRITER_TYPES } from '../../src/collectors/general/stat_bgwriter.js';
+import { STAT_DATABASE_TYPES } from '../../src/collectors/general/stat_database.js';
+import { CONFLICT_TYPES } from '../../src/collectors/general/stat_database_conflicts.js';
+import { connect, type Database } from '../../src/db.js';
+import { parseExposition, select, type ParsedExposition } from '../harness/exposition.js';
+import { servers, superuser, uniqueJob } from '../harness/context.js';
+import { sleep } from '../harness/ports.js';
+
+let db: Database;
+let admin: pg.Client;
+const database = uniqueJob('moving').replace('-', '_');
+
+async function collectAll(): Promise<ParsedExposition> {
+  const registries: Registry[] = [];
+  for (const collector of COLLECTORS) {
+    const registry = new Registry();
+    await collector.collect({ db, serverVersion: db.serverVersion, registry });
+    registries.push(registry);
+  }
+  return parseExposition(await Registry.merge(registries).metrics());
+}
+
+/** Polls until `check` passes: cumulative statistics are flushed asynchronously. */
+async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(200);
+    }
+  }
+}
+
+beforeAll(async () => {
+  const { postgres } = servers();
+  admin = await superuser();
+  await admin.query(`CREATE DATABASE ${database}`);
+  db = await connect(
+    {
+      host: postgres.host,
+      port: postgres.port,
+      database: 'postgres',
+      user: postgres.user,
+      password: postgres.password,
+      ssl: 'disable',
+    },
+    { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'collectors-test' },
+  );
+});
+
+afterAll(async () => {
+  await db.close();
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+  await admin.end();
+});
+
+describe(`collectors on PostgreSQL ${servers().postgres.major}`, () => {
+  it('reads the server version', () => {
+    expect(Math.floor(db.serverVersion / 10_000)).toBe(servers().postgres.major);
+  });
+
+  it('all run without error and cover every database', async () => {
+    const metrics = await collectAll();
+    // Other test files create and drop databases in parallel: check the stable ones.
+    for (const datname of ['postgres', 'template0', 'template1', database]) {
+      expect(
+        select(metrics, 'postgresql_lock', { database: datname }).map((s) => s.labels.mode),
+      ).toEqual(expect.arrayContaining([...LOCK_MODES]));
+      expect(
+        select(metrics, 'postgresql_stat_activity', { database: datname }).map(
+          (s) => s.labels.state,
+        ),
+      ).toEqual(expect.arrayContaining([...ACTIVITY_STATES]));
+      const types = select(metrics, 'postgresql_stat_database', { database: datname }).map(
+        (s) => s.labels.type,
+      );
+      expect(types).toEqual(
+        expect.arrayContaining(STAT_DATABASE_TYPES.filter((t) => t !== 'last_stats_reset_min')),
+      );
+      expect(
+        select(metrics, 'postgresql_stat_database_conflicts', { database: datname }).map(
+          (s) => s.labels.type,
+        ),
+      ).toEqual([...CONFLICT_TYPES]);
+    }
+    // The shared-objects row of pg_stat_database never becomes a label.
+    for (const sample of metrics.samples) {
+      if ('database' in sample.labels)
+        expect(['', 'None', 'null']).not.toContain(sample.labels.database);
+    }
+    expect(select(metrics, 'postgresql_uptime')).toEqual([
+      { name: 'postgresql_uptime', labels: {}, value: 0 },
+    ]);
+    expect(select(metrics, 'postgresql_business_user_tables').length).toBeGreaterThanOrEqual(0);
+  });
+
+  it("keeps the seed's eleven stat_bgwriter types, also on 17+ from pg_stat_checkpointer", async () => {
+    const before = await collectAll();
+    const types = select(before, 'postgresql_stat_bgwriter').map((s) => s.labels.type);
+    // A fresh cluster has a stats_reset for the background writer, so all 11 are there.
+    expect(types.sort()).toEqual([...BGWRITER_TYPES].sort());
+    const requested = (m: ParsedExposition) =>
+      select(m, 'postgresql_stat_bgwriter', { type: 'checkpoints_req' })[0]?.value ?? NaN;
+    await admin.query('CHECKPOINT');
+    await eventually(async () => {
+      expect(requested(await collectAll())).toBeGreaterThan(requested(before));
+    });
+  });
+
+  it('follows a held lock and a session idle in transaction', async () => {
+    const holder = await superuser(database);
+    try {
+      await holder.query('CREATE TABLE held (id int)');
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE held IN ACCESS EXCLUSIVE MODE');
+      // The holder is now idle in transaction, holding the lock.
+      const during = await collectAll();
+      expect(
+        select(during, 'postgresql_lock', { database, mode: 'accessexclusivelock' })[0]?.value,
+      ).toBeGreaterThanOrEqual(1);
+      expect(
+        select(during, 'postgresql_stat_activity', { database, state: 'idle in transaction' })[0]
+          ?.value,
+      ).toBe(1);
+      expect(
+        select(during, 'postgresql_stat_database', { database, type: 'numbackends' })[0]?.value,
+      ).toBe(1);
+
+      await holder.query('ROLLBACK');
+      const after = await collectAll();
+      expect(
+        select(after, 'postgresql_lock', { database, mode: 'accessexclusivelock' })[0]?.value,
+      ).toBe(0);
+      expect(
+        select(after, 'postgresql_stat_activity', { database, state: 'idle in transaction' })[0]
+          ?.value,
+      ).toBe(0);
+      expect(select(after, 'postgresql_stat_activity', { database, state: 'idle' })[0]?.value).toBe(
+        1,
+      );
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('counts rollbacks in xact_rollback', async () => {
+    const rollbacks = (m: ParsedExposition) =>
+      select(m, 'postgresql_stat_database', { database, type: 'xact_rollback' })[0]?.value ?? NaN;
+    const before = rollbacks(await collectAll());
+    const session = await superuser(database);
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        await session.query('BEGIN');
+        await session.query('SELECT 1');
+        await session.query('ROLLBACK');
+      }
+    } finally {
+      await session.end(); // a backend flushes its statistics when it exits
+    }
+    await eventually(async () => {
+      expect(rollbacks(await collectAll())).toBeGreaterThanOrEqual(before + 3);
+    });
+  });
+});
