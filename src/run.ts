@@ -3,7 +3,16 @@ import { Registry } from 'prom-client';
 import { COLLECTORS } from './collectors/index.js';
 import { recordUp } from './collectors/general/up.js';
 import type { Collector } from './collectors/types.js';
-import { loadConfig, resolveTarget, type Config, type DatabaseSecret, type Env } from './config.js';
+import {
+  loadConfig,
+  resolveTarget,
+  type Config,
+  type DatabaseSecret,
+  type Env,
+  type PostgresConfig,
+  type PostgresTarget,
+  type PushgatewayConfig,
+} from './config.js';
 import { connect, type Database } from './db.js';
 import { errorMessage } from './errors.js';
 import { jsonLogger, redact, type Logger } from './logger.js';
@@ -92,33 +101,42 @@ function countSeries(exposition: string): number {
   return series;
 }
 
-/**
- * One run: connect, collect every family into a fresh registry, push it to the
- * Pushgateway (replacing the group), close. PostgreSQL being down or refusing
- * the login is a result (`postgresql_up 0` is pushed), not a failure; a push
- * the Pushgateway does not accept is a failure and rejects with a PushError.
- */
-export async function runOnce(config: Config, deps: RunDependencies = {}): Promise<RunSummary> {
-  const started = performance.now();
-  const collectors = deps.collectors ?? COLLECTORS;
-  const { postgres, pushgateway } = config;
-  const secrets = deps.secrets ?? secretsManagerSource();
+/** What a run collected, before it is pushed. */
+export interface Gathered {
+  /** The exposition (Prometheus text format) of every family collected. */
+  readonly body: string;
+  readonly up: boolean;
+  readonly downReason?: string;
+  readonly serverVersion?: number;
+  readonly target: PostgresTarget;
+  readonly collectors: readonly CollectorOutcome[];
+  /** Secrets of this run, for the log's redaction. */
+  readonly secrets: readonly (string | undefined)[];
+}
 
+/**
+ * Connects, runs every collector into a fresh registry and closes. PostgreSQL
+ * being down or refusing the login is a result (`up` false), not an error.
+ */
+export async function gather(
+  postgres: PostgresConfig,
+  deps: RunDependencies = {},
+): Promise<Gathered> {
+  const collectors = deps.collectors ?? COLLECTORS;
+  const secrets = deps.secrets ?? secretsManagerSource();
   const hide: (string | undefined)[] = [postgres.password];
-  const log = deps.log ?? jsonLogger(() => hide);
   let secret: DatabaseSecret | undefined;
   if (postgres.secretId !== undefined) {
     try {
       secret = await secrets.get(postgres.secretId);
     } catch (error) {
-      log.error('secret error', { error: describe(error) });
+      (deps.log ?? jsonLogger(() => hide)).error('secret error', { error: describe(error) });
       throw error;
     }
   }
   const target = resolveTarget(postgres, secret);
   hide.push(target.password);
   const redactText = (text: string) => redact(text, hide);
-  const instance = pushgateway.instance ?? `${target.host}:${target.port}/${target.database}`;
 
   let db: Database | undefined;
   let downReason: string | undefined;
@@ -133,7 +151,9 @@ export async function runOnce(config: Config, deps: RunDependencies = {}): Promi
     }
   }
 
-  const registries: Registry[] = [];
+  const upRegistry = new Registry();
+  recordUp(upRegistry, db !== undefined);
+  const registries = [upRegistry];
   let outcomes: CollectorOutcome[] = [];
   const serverVersion = db?.serverVersion;
   if (db !== undefined) {
@@ -145,22 +165,44 @@ export async function runOnce(config: Config, deps: RunDependencies = {}): Promi
       await db.close();
     }
   }
-  const upRegistry = new Registry();
-  recordUp(upRegistry, db !== undefined);
-  registries.unshift(upRegistry);
-
-  const body = await Registry.merge(registries).metrics();
-  const summaryBase = {
+  return {
+    body: await Registry.merge(registries).metrics(),
     up: db !== undefined,
     ...(downReason === undefined ? {} : { downReason }),
     ...(serverVersion === undefined ? {} : { serverVersion }),
+    target,
+    collectors: outcomes,
+    secrets: hide,
+  };
+}
+
+/** The `instance` grouping label: PUSHGATEWAY_INSTANCE, else `host:port/database`. */
+export function instanceLabel(pushgateway: PushgatewayConfig, target: PostgresTarget): string {
+  return pushgateway.instance ?? `${target.host}:${target.port}/${target.database}`;
+}
+
+/**
+ * One run: gather every family, then push it to the Pushgateway, replacing
+ * the group (HTTP PUT). A push the Pushgateway does not accept rejects with a
+ * PushError, so the invocation fails and Lambda's error metrics see it.
+ */
+export async function runOnce(config: Config, deps: RunDependencies = {}): Promise<RunSummary> {
+  const started = performance.now();
+  const { pushgateway } = config;
+  const gathered = await gather(config.postgres, deps);
+  const log = deps.log ?? jsonLogger(() => gathered.secrets);
+  const instance = instanceLabel(pushgateway, gathered.target);
+  const summaryBase = {
+    up: gathered.up,
+    ...(gathered.downReason === undefined ? {} : { downReason: gathered.downReason }),
+    ...(gathered.serverVersion === undefined ? {} : { serverVersion: gathered.serverVersion }),
     instance,
     pushgateway: displayUrl(pushgateway.url),
     job: pushgateway.job,
-    series: countSeries(body),
-    bytes: Buffer.byteLength(body),
-    collectorErrors: outcomes.filter((o) => !o.ok).length,
-    collectors: outcomes,
+    series: countSeries(gathered.body),
+    bytes: Buffer.byteLength(gathered.body),
+    collectorErrors: gathered.collectors.filter((o) => !o.ok).length,
+    collectors: gathered.collectors,
   };
 
   try {
@@ -168,7 +210,7 @@ export async function runOnce(config: Config, deps: RunDependencies = {}): Promi
       url: pushgateway.url,
       job: pushgateway.job,
       labels: { instance, ...pushgateway.labels },
-      body,
+      body: gathered.body,
       timeoutMs: pushgateway.timeoutMs,
     });
   } catch (error) {

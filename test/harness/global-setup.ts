@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { postgresBinDir, startPostgres } from './postgres.js';
+import { DEFAULT_MAJOR, postgresBinDir, startPostgres } from './postgres.js';
 import { startPushgateway } from './pushgateway.js';
 
 export interface PostgresInfo {
@@ -20,9 +20,9 @@ declare module 'vitest' {
 
 /** One real PostgreSQL (the project's major, from its name `pg<major>`) and one Pushgateway. */
 export default async function setup(project: TestProject) {
-  const major = Number(/^pg(\d+)$/.exec(project.name)?.[1]);
-  if (!Number.isInteger(major))
-    throw new Error(`project ${project.name} names no PostgreSQL major`);
+  // Projects not named pg<major> (the end-to-end one) use the default major.
+  const named = /^pg(\d+)$/.exec(project.name)?.[1];
+  const major = named === undefined ? DEFAULT_MAJOR : Number(named);
   const binDir = postgresBinDir(major);
   const [postgres, pushgateway] = await Promise.all([
     startPostgres({ binDir }),

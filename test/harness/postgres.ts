@@ -13,6 +13,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { MissingToolError, freePort, sleep } from './ports.js';
 
+/** The major used where none is named: the demo and the end-to-end tests. */
+export const DEFAULT_MAJOR = 18;
+
 export interface PostgresServer {
   readonly host: string;
   readonly port: number;
@@ -20,6 +23,7 @@ export interface PostgresServer {
   readonly password: string;
   readonly major: number;
   readonly dataDir: string;
+  readonly pid: number;
   /** A connected superuser client for test setup; the caller ends it. */
   client(database?: string): Promise<pg.Client>;
   stop(): Promise<void>;
@@ -193,6 +197,7 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
       password,
       major,
       dataDir,
+      pid: child.pid ?? -1,
       async client(database = 'postgres') {
         const client = new pg.Client({
           host: '127.0.0.1',

@@ -10,6 +10,9 @@ import { MissingToolError, freePort, sleep } from './ports.js';
 
 export interface PushgatewayServer {
   readonly url: string;
+  readonly pid: number;
+  /** Its temp directory (persistence file and log). */
+  readonly dir: string;
   /** The Pushgateway's own /metrics, as text. */
   metrics(): Promise<string>;
   stop(): Promise<void>;
@@ -17,7 +20,13 @@ export interface PushgatewayServer {
 
 export function pushgatewayBinary(): string {
   const fromEnv = process.env.PUSHGATEWAY_BIN;
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!fs.existsSync(fromEnv))
+      throw new MissingToolError(
+        `PUSHGATEWAY_BIN=${fromEnv} does not exist: apt-get install prometheus-pushgateway`,
+      );
+    return fromEnv;
+  }
   for (const name of ['prometheus-pushgateway', 'pushgateway']) {
     const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
     if (found.status === 0) return found.stdout.trim();
@@ -86,6 +95,8 @@ export async function startPushgateway(
 
   return {
     url,
+    pid: child.pid ?? -1,
+    dir,
     async metrics() {
       const res = await fetch(`http://${address}/metrics`);
       return res.text();

