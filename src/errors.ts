@@ -14,10 +14,6 @@ export class ConfigError extends Error {
 /** Credentials could not be read from AWS Secrets Manager. */
 export class SecretError extends Error {
   override readonly name = 'SecretError';
-
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** The Pushgateway did not accept the push. The invocation fails with this error. */

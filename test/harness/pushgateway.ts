@@ -55,14 +55,14 @@ export async function startPushgateway(
     { stdio: ['ignore', log, log] },
   );
   fs.closeSync(log);
-  let exited = false;
+  const state = { exited: false };
   child.on('exit', () => {
-    exited = true;
+    state.exited = true;
   });
   const url = `${options.scheme ?? 'http'}://${address}`;
 
   const stop = async () => {
-    if (!exited) {
+    if (!state.exited) {
       const done = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGCONT');
       child.kill('SIGTERM');
@@ -75,7 +75,7 @@ export async function startPushgateway(
 
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (exited) {
+    if (state.exited) {
       const text = fs.readFileSync(logFile, 'utf8');
       await stop();
       throw new Error(`Pushgateway exited:\n${text}`);
