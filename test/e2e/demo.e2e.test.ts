@@ -2,6 +2,7 @@
  * `npm run demo -- --once`, the README's first command: an embedded
  * PostgreSQL, a local Pushgateway, one real run, and nothing left behind.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cleanEnv, runCommand } from '../harness/command.js';
@@ -38,5 +39,40 @@ describe('npm run demo -- --once', () => {
     expect(result.stdout).toMatch(/^postgresql_up 1$/m);
     expect(result.stdout).toMatch(/^# HELP postgresql_stat_database Database-wide statistics$/m);
     expectCleanedUp(result.stdout, 1);
+  });
+
+  it('without --once keeps running on the schedule and cleans up on Ctrl-C', async () => {
+    // detached: its own process group, which a terminal's Ctrl-C signals as a whole.
+    const child = spawn('npm', ['run', 'demo'], {
+      env: cleanEnv({ SCHEDULE: 'rate(5 minutes)' }),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<string>((resolve) =>
+      child.on('exit', (code, signal) => {
+        resolve(signal ?? String(code));
+      }),
+    );
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('Next run every 300 s (rate(5 minutes))') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(output).toContain('Next run every 300 s');
+    process.kill(-child.pid!, 'SIGINT');
+    // npm re-raises the SIGINT after its child exits, as after a Ctrl-C in a shell.
+    expect(['0', 'SIGINT']).toContain(await exited);
+    // The demo itself may still be stopping its servers when npm is gone.
+    const cleanupDeadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        expectCleanedUp(output, 2);
+        break;
+      } catch (error) {
+        if (Date.now() > cleanupDeadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
   });
 });
