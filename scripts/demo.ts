@@ -30,14 +30,19 @@ const intervalMs = schedule.kind === 'rate' ? schedule.intervalMs : 60_000;
 let postgres: PostgresServer | undefined;
 let pushgateway: PushgatewayServer | undefined;
 let timer: NodeJS.Timeout | undefined;
-let stopping = false;
+let cleanup: Promise<unknown> | undefined;
 
+/**
+ * Stops the servers and exits. Ctrl-C reaches this process more than once (the
+ * terminal signals the whole process group and tsx relays it too): every call
+ * waits for the same cleanup, so none exits before the data is gone.
+ */
 async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+  cleanup ??= (async () => {
     clearTimeout(timer);
     await Promise.allSettled([postgres?.stop(), pushgateway?.stop()]);
-  }
+  })();
+  await cleanup;
   process.exit(code);
 }
 

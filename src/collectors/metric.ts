@@ -57,6 +57,26 @@ export function typeSamples<L extends string>(
   return samples;
 }
 
+/** A wide row of a per-database view: the database name and numeric columns. */
+export type DatabaseRow = Readonly<Record<string, number | string | null>> & {
+  readonly datname: string | null;
+};
+
+/**
+ * `typeSamples` for every row of a per-database view, with a `database`
+ * label. A row without a database name (shared objects) is left out.
+ */
+export function databaseTypeSamples(
+  rows: readonly DatabaseRow[],
+  columns: readonly string[],
+): Sample<'database' | 'type'>[] {
+  return rows.flatMap((row) =>
+    row.datname === null
+      ? []
+      : typeSamples<'database' | 'type'>(row, columns, { database: row.datname }),
+  );
+}
+
 /** Minutes since a reset, as the seed computed it (whole minutes), in SQL. */
 export function minutesSince(column: string): string {
   return `floor(extract(epoch from now() - ${column}) / 60)::float8`;

@@ -1,5 +1,11 @@
 import type { Collector } from '../types.js';
-import { addGauge, minutesSince, typeSamples, type Sample } from '../metric.js';
+import {
+  addGauge,
+  databaseTypeSamples,
+  minutesSince,
+  type DatabaseRow,
+  type Sample,
+} from '../metric.js';
 
 export const STAT_DATABASE_METRIC = {
   name: 'postgresql_stat_database',
@@ -45,18 +51,12 @@ SELECT
 FROM pg_stat_database
 WHERE datname IS NOT NULL`;
 
-export type StatDatabaseRow = Readonly<Record<string, number | string | null>> & {
-  readonly datname: string | null;
-};
+export type StatDatabaseRow = DatabaseRow;
 
 export function statDatabaseSamples(
   rows: readonly StatDatabaseRow[],
 ): Sample<'database' | 'type'>[] {
-  return rows.flatMap((row) =>
-    row.datname === null
-      ? []
-      : typeSamples<'database' | 'type'>(row, STAT_DATABASE_TYPES, { database: row.datname }),
-  );
+  return databaseTypeSamples(rows, STAT_DATABASE_TYPES);
 }
 
 export const statDatabase: Collector = {

@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, typeSamples, type Sample } from '../metric.js';
+import { addGauge, databaseTypeSamples, type DatabaseRow, type Sample } from '../metric.js';
 
 export const STAT_DATABASE_CONFLICTS_METRIC = {
   name: 'postgresql_stat_database_conflicts',
@@ -20,18 +20,12 @@ SELECT datname, ${CONFLICT_TYPES.map((column) => `${column}::float8`).join(', ')
 FROM pg_stat_database_conflicts
 WHERE datname IS NOT NULL`;
 
-export type StatDatabaseConflictsRow = Readonly<Record<string, number | string | null>> & {
-  readonly datname: string | null;
-};
+export type StatDatabaseConflictsRow = DatabaseRow;
 
 export function statDatabaseConflictsSamples(
   rows: readonly StatDatabaseConflictsRow[],
 ): Sample<'database' | 'type'>[] {
-  return rows.flatMap((row) =>
-    row.datname === null
-      ? []
-      : typeSamples<'database' | 'type'>(row, CONFLICT_TYPES, { database: row.datname }),
-  );
+  return databaseTypeSamples(rows, CONFLICT_TYPES);
 }
 
 export const statDatabaseConflicts: Collector = {
