@@ -50,6 +50,7 @@ beforeAll(async () => {
   const { postgres } = servers();
   admin = await superuser();
   await admin.query(`CREATE DATABASE ${database}`);
+  await admin.query(`CREATE TABLE IF NOT EXISTS public.${database}_example (id int)`);
   db = await connect(
     {
       host: postgres.host,
@@ -66,6 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db.close();
   await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+  await admin.query(`DROP TABLE IF EXISTS public.${database}_example`);
   await admin.end();
 });
 
@@ -106,7 +108,15 @@ describe(`collectors on PostgreSQL ${servers().postgres.major}`, () => {
     expect(select(metrics, 'postgresql_uptime')).toEqual([
       { name: 'postgresql_uptime', labels: {}, value: 0 },
     ]);
-    expect(select(metrics, 'postgresql_business_user_tables').length).toBeGreaterThanOrEqual(0);
+    // The business example counts the connected database's (postgres) tables.
+    expect(
+      select(metrics, 'postgresql_business_user_tables', { schema: 'public' })[0]?.value,
+    ).toBeGreaterThanOrEqual(1);
+    const { rows } = await admin.query<{ max: string }>(
+      "SELECT current_setting('max_connections') AS max",
+    );
+    expect(select(metrics, 'postgresql_max_connections')[0]?.value).toBe(Number(rows[0]!.max));
+    expect(select(metrics, 'postgresql_reserved_connections')[0]?.value).toBeGreaterThanOrEqual(3);
   });
 
   it("keeps the seed's eleven stat_bgwriter types, also on 17+ from pg_stat_checkpointer", async () => {
