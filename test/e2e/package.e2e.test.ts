@@ -1,0 +1,202 @@
+/**
+ * `serverless package` and the CloudFormation template it writes: the
+ * schedule, the function's limits and the IAM policy, for the default, the
+ * SCHEDULE variable, --param and a stage; and what it must refuse.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanEnv, runCommand } from '../harness/command.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+interface Template {
+  Resources: Record<string, Resource>;
+}
+interface Statement {
+  Effect: string;
+  Action: string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+async function packaged(args: string[] = [], env: Record<string, string> = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sls-package-'));
+  dirs.push(dir);
+  const result = await runCommand(
+    'node_modules/.bin/serverless',
+    ['package', '--package', dir, ...args],
+    cleanEnv(env),
+  );
+  expect(result.code, result.stdout + result.stderr).toBe(0);
+  const template = JSON.parse(
+    fs.readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
+  ) as Template;
+  const ofType = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
+  const one = (type: string) => {
+    const found = ofType(type);
+    expect(found, type).toHaveLength(1);
+    return found[0]!.Properties;
+  };
+  const role = one('AWS::IAM::Role');
+  const policies = role.Policies as { PolicyDocument: { Statement: Statement[] } }[];
+  return {
+    template,
+    fn: one('AWS::Lambda::Function'),
+    rule: one('AWS::Events::Rule'),
+    invokeConfig: one('AWS::Lambda::EventInvokeConfig'),
+    logGroup: one('AWS::Logs::LogGroup'),
+    role,
+    statements: policies.flatMap((p) => p.PolicyDocument.Statement),
+    zipBytes: fs.statSync(path.join(dir, 'postgresql-pushgateway-exporter.zip')).size,
+  };
+}
+
+async function refused(args: string[], env: Record<string, string> = {}) {
+  const result = await runCommand(
+    'node_modules/.bin/serverless',
+    ['package', ...args],
+    cleanEnv(env),
+  );
+  expect(result.code).not.toBe(0);
+  return result.stdout + result.stderr;
+}
+
+const resources = (s: Statement): unknown[] =>
+  Array.isArray(s.Resource) ? (s.Resource as unknown[]) : [s.Resource];
+
+/** No statement may grant anything on "*"; only the framework's own log-group ARNs may use a wildcard. */
+function expectLeastPrivilege(statements: Statement[]) {
+  for (const statement of statements) {
+    for (const resource of resources(statement)) {
+      expect(resource).not.toBe('*');
+      if (typeof resource === 'string') expect(resource).not.toContain('*');
+      else
+        expect(JSON.stringify(resource)).toMatch(
+          /log-group:\/aws\/lambda\/postgresql-pushgateway-exporter-/,
+        );
+    }
+    for (const action of statement.Action) expect(action.startsWith('logs:'), action).toBe(true);
+  }
+}
+
+describe('serverless package', () => {
+  it('by default: rate(1 minute), one run at a time, timeout below the interval, no extra access', async () => {
+    const { fn, rule, invokeConfig, logGroup, role, statements, zipBytes } = await packaged();
+    expect(rule.ScheduleExpression).toBe('rate(1 minute)');
+    expect(rule.State).toBe('ENABLED');
+    expect(fn).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      MemorySize: 256,
+      Timeout: 30,
+      ReservedConcurrentExecutions: 1,
+      Handler: 'handlers/collect.handler',
+    });
+    expect(fn.Timeout as number).toBeLessThan(60);
+    expect(fn.VpcConfig).toBeUndefined();
+    expect(invokeConfig).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+    expect(logGroup.RetentionInDays).toBe(30);
+    expect(role.ManagedPolicyArns).toBeUndefined();
+    expectLeastPrivilege(statements);
+    const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+    expect(env.POSTGRESQL_SECRET_ID).toBe('');
+    expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
+    expect(zipBytes).toBeLessThan(1_500_000);
+  });
+
+  it('takes the schedule from SCHEDULE, and the event age follows the interval', async () => {
+    const { rule, invokeConfig, fn } = await packaged([], { SCHEDULE: 'rate(7 minutes)' });
+    expect(rule.ScheduleExpression).toBe('rate(7 minutes)');
+    expect(invokeConfig.MaximumEventAgeInSeconds).toBe(420);
+    expect(fn.Timeout as number).toBeLessThan(420);
+  });
+
+  it('lets --param schedule win over SCHEDULE, and accepts cron()', async () => {
+    const { rule } = await packaged(['--param', 'schedule=cron(0/5 * * * ? *)'], {
+      SCHEDULE: 'rate(7 minutes)',
+    });
+    expect(rule.ScheduleExpression).toBe('cron(0/5 * * * ? *)');
+  });
+
+  it("takes the stage's params (staging: every 5 minutes)", async () => {
+    const { rule } = await packaged(['--stage', 'staging']);
+    expect(rule.ScheduleExpression).toBe('rate(5 minutes)');
+  });
+
+  it('grants GetSecretValue on the configured secret only, and kms:Decrypt on its key only', async () => {
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-monitor-AbCdEf';
+    const kmsKeyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const { fn, statements } = await packaged([
+      '--param',
+      `secretArn=${secretArn}`,
+      '--param',
+      `kmsKeyArn=${kmsKeyArn}`,
+    ]);
+    const data = statements.filter((s) => !s.Action.every((a) => a.startsWith('logs:')));
+    expect(data).toEqual([
+      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretArn },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt'],
+        Resource: kmsKeyArn,
+        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+      },
+    ]);
+    for (const statement of statements) {
+      for (const resource of resources(statement)) expect(resource).not.toBe('*');
+    }
+    expect(
+      (fn.Environment as { Variables: Record<string, string> }).Variables.POSTGRESQL_SECRET_ID,
+    ).toBe(secretArn);
+  });
+
+  it('places the function in a VPC when subnets and security groups are given', async () => {
+    const { fn, role } = await packaged([
+      '--param',
+      'subnetIds=subnet-aaa,subnet-bbb',
+      '--param',
+      'securityGroupIds=sg-123',
+    ]);
+    expect(fn.VpcConfig).toEqual({
+      SubnetIds: ['subnet-aaa', 'subnet-bbb'],
+      SecurityGroupIds: ['sg-123'],
+    });
+    expect(JSON.stringify(role.ManagedPolicyArns)).toContain('AWSLambdaVPCAccessExecutionRole');
+  });
+
+  it.each([
+    ['an empty SCHEDULE', [], { SCHEDULE: '' }, /the schedule is empty/],
+    ['a malformed SCHEDULE', [], { SCHEDULE: 'every minute' }, /is not an EventBridge expression/],
+    ['rate(1 minutes)', [], { SCHEDULE: 'rate(1 minutes)' }, /write rate\(1 minute\)/],
+    [
+      'a timeout not below the interval',
+      ['--param', 'timeout=60'],
+      {},
+      /timeout 60 s must be below/,
+    ],
+    [
+      'a wildcard secret ARN',
+      ['--param', 'secretArn=arn:aws:secretsmanager:eu-west-1:123456789012:secret:*'],
+      {},
+      /full ARN/,
+    ],
+    [
+      'subnets without security groups',
+      ['--param', 'subnetIds=subnet-1'],
+      {},
+      /needs both subnetIds and securityGroupIds/,
+    ],
+    ['too little memory', ['--param', 'memorySize=64'], {}, /memorySize must be MB from 128/],
+  ] as const)('refuses %s with a clear message', async (_case, args, env, message) => {
+    expect(await refused([...args], env)).toMatch(message);
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * The read side, end to end: a real Prometheus scrapes the real Pushgateway
+ * (honor_labels) after a run. The seed's PromQL returns the seed families
+ * through Prometheus's HTTP API, every panel query of the shipped Grafana
+ * dashboard returns data, and the shipped alert rules load and evaluate.
+ */
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect } from '../../src/run.js';
+import { SEED_FAMILIES } from '../fixtures/seed-families.js';
+import { runEnv, servers, superuser } from '../harness/context.js';
+import { sleep } from '../harness/ports.js';
+import { startPrometheus, type PrometheusServer } from '../harness/prometheus.js';
+
+const DASHBOARD = 'ops/grafana/dashboards/postgresql.json';
+const ALERTS = 'ops/prometheus/alerts.yml';
+
+let prometheus: PrometheusServer;
+const env = runEnv({ PUSHGATEWAY_JOB: 'postgresql-exporter' });
+const { postgres } = servers();
+const instance = `${postgres.host}:${postgres.port}/postgres`;
+
+interface Panel {
+  title?: string;
+  targets?: { expr?: string }[];
+  panels?: Panel[];
+}
+
+function panelQueries(): { title: string; expr: string }[] {
+  const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] };
+  const queries: { title: string; expr: string }[] = [];
+  const walk = (panels: Panel[]) => {
+    for (const panel of panels) {
+      for (const target of panel.targets ?? []) {
+        if (target.expr !== undefined)
+          queries.push({ title: panel.title ?? '?', expr: target.expr });
+      }
+      walk(panel.panels ?? []);
+    }
+  };
+  walk(dashboard.panels);
+  return queries;
+}
+
+async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await check();
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(500);
+  }
+}
+
+beforeAll(async () => {
+  prometheus = await startPrometheus(servers().pushgatewayUrl, [ALERTS]);
+  // A user table, so the business example (tables per schema) has a series.
+  const admin = await superuser();
+  await admin.query('CREATE TABLE IF NOT EXISTS dashboard_example (id int)');
+  await admin.end();
+  // Two runs a few scrapes apart, so that rate() and increase() have samples.
+  const quiet = { log: { info: () => undefined, error: () => undefined } };
+  await collect(env, quiet);
+  await eventually('the first scrape', async () =>
+    (await prometheus.query(`postgresql_up{instance="${instance}"}`)).length > 0 ? true : undefined,
+  );
+  await sleep(3_000);
+  await collect(env, quiet);
+  await sleep(3_000);
+}, 90_000);
+
+afterAll(async () => {
+  await prometheus.stop();
+});
+
+describe('Prometheus scraping the Pushgateway', () => {
+  it("answers the seed's PromQL with every seed family", async () => {
+    const result = await prometheus.query('{__name__=~".+",app="prometheus-postgresql-exporter"}');
+    const names = new Set(result.map((r) => r.metric.__name__));
+    for (const [name] of SEED_FAMILIES) expect(names, name).toContain(name);
+    const up = result.find(
+      (r) => r.metric.__name__ === 'postgresql_up' && r.metric.instance === instance,
+    );
+    // honor_labels: the pushed job and instance, not the Pushgateway's.
+    expect(up?.metric).toMatchObject({
+      job: 'postgresql-exporter',
+      instance,
+      app: 'prometheus-postgresql-exporter',
+    });
+    expect(up?.value[1]).toBe('1');
+  });
+
+  it('returns data for every panel query of the Grafana dashboard', async () => {
+    const queries = panelQueries();
+    expect(queries.length).toBeGreaterThan(10);
+    const empty: string[] = [];
+    for (const { title, expr } of queries) {
+      const concrete = expr
+        .replaceAll('$__rate_interval', '1m')
+        .replaceAll('$__interval', '1m')
+        .replaceAll('$job', 'postgresql-exporter')
+        .replaceAll('$instance', instance);
+      expect(concrete, title).not.toMatch(/\$/);
+      const result = await prometheus.query(concrete);
+      if (result.length === 0) empty.push(`${title}: ${concrete}`);
+    }
+    expect(empty).toEqual([]);
+  });
+
+  it('loads the shipped alert rules, all healthy', async () => {
+    const res = await fetch(`${prometheus.url}/api/v1/rules`);
+    const body = (await res.json()) as {
+      data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
+    const rules = body.data.groups.flatMap((g) => g.rules);
+    expect(rules.map((r) => r.name)).toEqual(
+      expect.arrayContaining([
+        'PostgreSQLExporterStale',
+        'PostgreSQLDown',
+        'PostgreSQLTooManyConnections',
+        'PostgreSQLDeadlocks',
+        'PostgreSQLIdleInTransaction',
+      ]),
+    );
+    const evaluated = await eventually('rule evaluation', async () => {
+      const again = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as typeof body;
+      const all = again.data.groups.flatMap((g) => g.rules);
+      return all.every((r) => r.health !== 'unknown') ? all : undefined;
+    });
+    for (const rule of evaluated)
+      expect(`${rule.name}: ${rule.health} ${rule.lastError ?? ''}`).toBe(`${rule.name}: ok `);
+  });
+
+  it('fires no alert for a healthy, freshly pushed database', async () => {
+    const alerts = await prometheus.query(`ALERTS{alertstate="firing",instance="${instance}"}`);
+    expect(alerts.map((a) => a.metric.alertname)).toEqual([]);
+  });
+});

@@ -1,0 +1,398 @@
+/**
+ * The operations files: Prometheus config and alert rules (checked and unit-tested by promtool),
+ * the Grafana dashboard and provisioning, and docker-compose.yml. No server is started.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const ROOT = process.cwd();
+const PROMETHEUS_CONFIG = 'ops/prometheus/prometheus.yml';
+const ALERTS = 'ops/prometheus/alerts.yml';
+const ALERTS_TEST = 'ops/prometheus/alerts.test.yml';
+const DASHBOARD = 'ops/grafana/dashboards/postgresql.json';
+const DATASOURCES = 'ops/grafana/provisioning/datasources/prometheus.yml';
+const DASHBOARD_PROVIDERS = 'ops/grafana/provisioning/dashboards/dashboards.yml';
+
+/** Every family the collector pushes (README "Metrics", src/collectors/). */
+const FAMILIES = [
+  'postgresql_up',
+  'postgresql_uptime',
+  'postgresql_lock',
+  'postgresql_stat_activity',
+  'postgresql_stat_bgwriter',
+  'postgresql_stat_database',
+  'postgresql_stat_database_conflicts',
+  'postgresql_max_connections',
+  'postgresql_reserved_connections',
+  'postgresql_oldest_transaction_seconds',
+  'postgresql_oldest_idle_in_transaction_seconds',
+  'postgresql_business_user_tables',
+] as const;
+
+const REQUIRED_ALERTS = [
+  'PostgreSQLExporterStale',
+  'PostgreSQLDown',
+  'PostgreSQLTooManyConnections',
+  'PostgreSQLDeadlocks',
+  'PostgreSQLIdleInTransaction',
+] as const;
+
+function read(file: string): string {
+  return fs.readFileSync(path.join(ROOT, file), 'utf8');
+}
+
+function readYaml(file: string): unknown {
+  return parse(read(file)) as unknown;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (!isRecord(value)) throw new Error(`${what}: expected a mapping`);
+  return value;
+}
+
+function list(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) throw new Error(`${what}: expected a list`);
+  return value as unknown[];
+}
+
+function str(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new Error(`${what}: expected a string`);
+  return value;
+}
+
+/** Runs promtool from the repository root; a missing promtool fails the test, never skips it. */
+function promtool(...args: string[]): string {
+  const result = spawnSync('promtool', args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  if (result.error) {
+    if ((result.error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(
+        'promtool not found on PATH: install it with `apt-get install prometheus` (it provides /usr/bin/promtool)',
+      );
+    }
+    throw result.error;
+  }
+  const output = `${result.stdout}${result.stderr}`;
+  expect(result.status, `promtool ${args.join(' ')} failed:\n${output}`).toBe(0);
+  return output;
+}
+
+describe('Prometheus configuration and alert rules (promtool)', () => {
+  it('prometheus.yml is valid and loads its rule files', () => {
+    expect(promtool('check', 'config', PROMETHEUS_CONFIG)).toContain('SUCCESS');
+  });
+
+  it('alerts.yml is valid', () => {
+    expect(promtool('check', 'rules', ALERTS)).toContain('SUCCESS');
+  });
+
+  it('the unit tests of alerts.yml pass', () => {
+    expect(promtool('test', 'rules', ALERTS_TEST)).toContain('SUCCESS');
+  });
+
+  it('scrapes the Pushgateway with honor_labels and references alerts.yml', () => {
+    const config = record(readYaml(PROMETHEUS_CONFIG), PROMETHEUS_CONFIG);
+    expect(config.rule_files).toEqual(['alerts.yml']);
+    const jobs = list(config.scrape_configs, 'scrape_configs').map((j) => record(j, 'scrape job'));
+    const pushgateway = jobs.find((j) => j.job_name === 'pushgateway');
+    expect(pushgateway?.honor_labels).toBe(true);
+  });
+});
+
+interface AlertRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: unknown;
+  readonly severity: unknown;
+  readonly summary: unknown;
+  readonly description: unknown;
+}
+
+function alertRules(): AlertRule[] {
+  const file = record(readYaml(ALERTS), ALERTS);
+  return list(file.groups, 'groups').flatMap((group) =>
+    list(record(group, 'group').rules, 'rules').map((raw) => {
+      const rule = record(raw, 'rule');
+      const labels = isRecord(rule.labels) ? rule.labels : {};
+      const annotations = isRecord(rule.annotations) ? rule.annotations : {};
+      return {
+        alert: str(rule.alert, 'alert'),
+        expr: str(rule.expr, 'expr'),
+        for: rule.for,
+        severity: labels.severity,
+        summary: annotations.summary,
+        description: annotations.description,
+      };
+    }),
+  );
+}
+
+describe('alerts.yml', () => {
+  const rules = alertRules();
+
+  it('has the required alerts', () => {
+    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining([...REQUIRED_ALERTS]));
+  });
+
+  it.each(rules.map((r) => [r.alert, r] as const))(
+    '%s has for, a severity, a summary and a description',
+    (_name, rule) => {
+      expect(rule.for).toMatch(/^(\d+(ms|[smhdwy]))+$/);
+      expect(rule.severity).toMatch(/^(critical|warning|info)$/);
+      expect(rule.summary).toMatch(/\{\{ \$labels\.\w+ \}\}/);
+      expect(rule.description).toMatch(/\{\{ \$labels\.\w+ \}\}/);
+    },
+  );
+
+  it('every alert has a firing and a non-firing case in alerts.test.yml', () => {
+    const tests = list(record(readYaml(ALERTS_TEST), ALERTS_TEST).tests, 'tests');
+    const cases = tests.flatMap((t) =>
+      list(record(t, 'test').alert_rule_test ?? [], 'alert_rule_test').map((c) => {
+        const testCase = record(c, 'alert_rule_test');
+        return {
+          alert: str(testCase.alertname, 'alertname'),
+          fires: list(testCase.exp_alerts ?? [], 'exp_alerts').length > 0,
+        };
+      }),
+    );
+    for (const rule of rules) {
+      expect(cases, rule.alert).toContainEqual({ alert: rule.alert, fires: true });
+      expect(cases, rule.alert).toContainEqual({ alert: rule.alert, fires: false });
+    }
+  });
+});
+
+interface Target {
+  readonly panel: string;
+  /** The panel's datasource, if it names one, else the target's. */
+  readonly panelDatasourceUid: unknown;
+  readonly datasourceUid: unknown;
+  readonly expr: string;
+}
+
+function dashboard(): Record<string, unknown> {
+  return record(JSON.parse(read(DASHBOARD)) as unknown, DASHBOARD);
+}
+
+/** Every query target of every panel, rows' nested panels included. */
+function targets(panels: unknown[]): Target[] {
+  return panels.flatMap((raw) => {
+    const panel = record(raw, 'panel');
+    const panelDatasource = isRecord(panel.datasource) ? panel.datasource : {};
+    const nested = Array.isArray(panel.panels) ? targets(panel.panels as unknown[]) : [];
+    const own = (Array.isArray(panel.targets) ? (panel.targets as unknown[]) : []).map((t) => {
+      const target = record(t, 'target');
+      const datasource = isRecord(target.datasource) ? target.datasource : {};
+      return {
+        panel: str(panel.title, 'panel title'),
+        panelDatasourceUid: panel.datasource === undefined ? datasource.uid : panelDatasource.uid,
+        datasourceUid: datasource.uid,
+        expr: str(target.expr, 'expr'),
+      };
+    });
+    return [...own, ...nested];
+  });
+}
+
+describe('Grafana dashboard', () => {
+  const dash = dashboard();
+  const all = targets(list(dash.panels, 'panels'));
+
+  it('is the provisioned dashboard', () => {
+    expect(dash.uid).toBe('postgresql-pushgateway-exporter');
+    expect(dash.schemaVersion).toBeGreaterThanOrEqual(36);
+    expect(all.length).toBeGreaterThan(0);
+  });
+
+  it.each(FAMILIES.map((f) => [f]))('queries %s', (family) => {
+    const pattern = new RegExp(`\\b${family}\\{`);
+    expect(all.filter((t) => pattern.test(t.expr)).map((t) => t.panel)).not.toEqual([]);
+  });
+
+  it('shows the data freshness', () => {
+    expect(all.map((t) => t.expr)).toContain(
+      'time() - push_time_seconds{job="$job", instance="$instance"}',
+    );
+  });
+
+  it('every target uses the Prometheus datasource and selects $job and $instance', () => {
+    for (const target of all) {
+      const where = `${target.panel}: ${target.expr}`;
+      expect(target.datasourceUid, where).toBe('prometheus');
+      expect(target.panelDatasourceUid, where).toBe('prometheus');
+      const selectors = [
+        ...target.expr.matchAll(/\b(postgresql_\w+|push_time_seconds)(\{[^}]*\})?/g),
+      ];
+      expect(selectors, where).not.toEqual([]);
+      for (const [, , matchers] of selectors) {
+        expect(matchers, where).toContain('job="$job"');
+        expect(matchers, where).toContain('instance="$instance"');
+      }
+      for (const [variable] of target.expr.matchAll(/\$\w+/g)) {
+        expect(['$job', '$instance', '$__rate_interval'], where).toContain(variable);
+      }
+    }
+  });
+
+  it('has the job and instance variables', () => {
+    const variables = list(record(dash.templating, 'templating').list, 'templating.list').map((v) =>
+      record(v, 'variable'),
+    );
+    const definition = (name: string) => variables.find((v) => v.name === name)?.definition;
+    expect(definition('job')).toBe('label_values(postgresql_up, job)');
+    expect(definition('instance')).toBe('label_values(postgresql_up{job="$job"}, instance)');
+    for (const variable of variables.filter((v) => v.name === 'job' || v.name === 'instance')) {
+      expect(variable.datasource, String(variable.name)).toMatchObject({ uid: 'prometheus' });
+    }
+  });
+
+  it('is provisioned with the Prometheus datasource of the stack', () => {
+    const sources = list(record(readYaml(DATASOURCES), DATASOURCES).datasources, 'datasources');
+    expect(sources).toContainEqual(
+      expect.objectContaining({
+        name: 'Prometheus',
+        uid: 'prometheus',
+        type: 'prometheus',
+        url: 'http://prometheus:9090',
+      }),
+    );
+    const providers = list(
+      record(readYaml(DASHBOARD_PROVIDERS), DASHBOARD_PROVIDERS).providers,
+      'providers',
+    );
+    expect(providers).toContainEqual(
+      expect.objectContaining({
+        type: 'file',
+        options: expect.objectContaining({ path: '/var/lib/grafana/dashboards' }) as unknown,
+      }),
+    );
+  });
+});
+
+interface Volume {
+  readonly source: string;
+  readonly target: string;
+}
+
+function volumes(service: Record<string, unknown>): Volume[] {
+  return (Array.isArray(service.volumes) ? (service.volumes as unknown[]) : []).map((v) => {
+    if (typeof v === 'string') {
+      const [source = '', target = ''] = v.split(':');
+      return { source, target };
+    }
+    const long = record(v, 'volume');
+    return { source: str(long.source, 'volume source'), target: str(long.target, 'volume target') };
+  });
+}
+
+function environment(service: Record<string, unknown>): [string, string][] {
+  const env = service.environment;
+  if (Array.isArray(env)) {
+    return (env as unknown[]).map((e) => {
+      const [name = '', ...value] = str(e, 'environment entry').split('=');
+      return [name, value.join('=')];
+    });
+  }
+  return Object.entries(isRecord(env) ? env : {}).map(([name, value]) => [name, String(value)]);
+}
+
+/** depends_on as service → condition; the list form means service_started. */
+function dependencies(service: Record<string, unknown>): [string, unknown][] {
+  const deps = service.depends_on;
+  if (Array.isArray(deps)) return (deps as unknown[]).map((d) => [str(d, 'depends_on'), undefined]);
+  return Object.entries(isRecord(deps) ? deps : {}).map(([name, d]) => [
+    name,
+    isRecord(d) ? d.condition : undefined,
+  ]);
+}
+
+describe('docker-compose.yml', () => {
+  const services = record(record(readYaml('docker-compose.yml'), 'compose').services, 'services');
+  const service = (name: string) => record(services[name], `service ${name}`);
+  const names = Object.keys(services);
+
+  it('has the whole stack', () => {
+    expect(names).toEqual(
+      expect.arrayContaining(['postgres', 'pushgateway', 'prometheus', 'grafana', 'collector']),
+    );
+  });
+
+  it('has a healthcheck on every service but the collector', () => {
+    for (const name of names.filter((n) => n !== 'collector')) {
+      expect(record(service(name).healthcheck, `${name} healthcheck`).test, name).toBeDefined();
+    }
+  });
+
+  it('waits for dependencies to be healthy where they have a healthcheck', () => {
+    for (const name of names) {
+      for (const [dependency, condition] of dependencies(service(name))) {
+        expect(names, `${name} depends on ${dependency}`).toContain(dependency);
+        if (service(dependency).healthcheck !== undefined) {
+          expect(condition, `${name} → ${dependency}`).toBe('service_healthy');
+        }
+      }
+    }
+  });
+
+  it('pins every image to a tag', () => {
+    for (const name of names) {
+      const image = str(service(name).image, `${name} image`);
+      const tag = /:([^:/@]+)$/.exec(image.split('@')[0] ?? '')?.[1];
+      expect(tag, `${name}: ${image}`).toBeDefined();
+      expect(tag, `${name}: ${image}`).not.toBe('latest');
+    }
+  });
+
+  it('mounts only files of the repository that exist', () => {
+    for (const name of names) {
+      for (const { source } of volumes(service(name)).filter((v) => v.source.startsWith('./'))) {
+        expect(fs.existsSync(path.join(ROOT, source)), `${name}: ${source}`).toBe(true);
+      }
+    }
+  });
+
+  it('mounts the alert rules beside prometheus.yml', () => {
+    const mounts = volumes(service('prometheus'));
+    expect(mounts).toContainEqual({
+      source: './ops/prometheus/prometheus.yml',
+      target: '/etc/prometheus/prometheus.yml',
+    });
+    expect(mounts).toContainEqual({
+      source: './ops/prometheus/alerts.yml',
+      target: '/etc/prometheus/alerts.yml',
+    });
+  });
+
+  it('mounts the Grafana provisioning and dashboards', () => {
+    const mounts = volumes(service('grafana'));
+    expect(mounts).toContainEqual({
+      source: './ops/grafana/provisioning',
+      target: '/etc/grafana/provisioning',
+    });
+    expect(mounts).toContainEqual({
+      source: './ops/grafana/dashboards',
+      target: '/var/lib/grafana/dashboards',
+    });
+    expect(Object.fromEntries(environment(service('grafana')))).toMatchObject({
+      GF_AUTH_ANONYMOUS_ENABLED: 'true',
+    });
+  });
+
+  it('takes every password from the environment, never a literal', () => {
+    const secrets = names.flatMap((name) =>
+      environment(service(name))
+        .filter(([variable]) => /PASSWORD|TOKEN|API_KEY|SECRET_KEY/i.test(variable))
+        .map(([variable, value]) => ({ where: `${name}.${variable}`, value })),
+    );
+    expect(secrets.map((s) => s.where)).toContain('grafana.GF_SECURITY_ADMIN_PASSWORD');
+    for (const { where, value } of secrets) {
+      expect(value, where).toMatch(/^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$/);
+    }
+  });
+});
