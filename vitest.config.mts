@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
  * Pushgateway started by test/harness/global-setup.ts. End-to-end tests
  * (`*.e2e.test.ts`) run the packaged function through the Serverless CLI.
  */
-const majors = (process.env.TEST_PG_MAJORS ?? '15,18')
+const majors = (process.env.TEST_PG_MAJORS ?? '13,14,15,16,17,18')
   .split(',')
   .map((m) => m.trim())
   .filter((m) => m !== '');

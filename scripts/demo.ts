@@ -93,6 +93,8 @@ async function main(): Promise<void> {
     PUSHGATEWAY_URL: url ?? 'http://127.0.0.1:9091',
     PUSHGATEWAY_JOB: process.env.PUSHGATEWAY_JOB,
     PUSHGATEWAY_GROUPING_LABELS: process.env.PUSHGATEWAY_GROUPING_LABELS,
+    // The worked business example is off by default; the demo shows it.
+    COLLECTORS_ENABLE: process.env.COLLECTORS_ENABLE ?? 'business_user_tables',
   };
   const config = loadConfig(env);
 
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
     run += 1;
     section(`Run ${run}`);
     if (url === undefined) {
-      const gathered = await gather(config.postgres);
+      const gathered = await gather(config);
       process.stdout.write(gathered.body);
       console.log(`\n(up=${gathered.up}, not pushed: no Pushgateway)`);
       return;

@@ -1,3 +1,4 @@
+import { COLLECTOR_NAMES } from './collectors/index.js';
 import { ConfigError } from './errors.js';
 
 /** Environment variable names, in one place. */
@@ -17,6 +18,10 @@ export const ENV = {
   pushgatewayInstance: 'PUSHGATEWAY_INSTANCE',
   pushgatewayLabels: 'PUSHGATEWAY_GROUPING_LABELS',
   pushgatewayTimeoutMs: 'PUSHGATEWAY_TIMEOUT_MS',
+  collectorsEnable: 'COLLECTORS_ENABLE',
+  collectorsDisable: 'COLLECTORS_DISABLE',
+  statementsLimit: 'STATEMENTS_LIMIT',
+  customQueriesFile: 'CUSTOM_QUERIES_FILE',
 } as const;
 
 export const DEFAULTS = {
@@ -30,7 +35,11 @@ export const DEFAULTS = {
   pushgatewayJob: 'postgresql-exporter',
   pushgatewayLabels: 'app=prometheus-postgresql-exporter',
   pushgatewayTimeoutMs: 10_000,
+  statementsLimit: 10,
 } as const;
+
+/** The most statements the statements collector may report: it bounds the series count. */
+export const MAX_STATEMENTS_LIMIT = 100;
 
 /**
  * How the connection to PostgreSQL uses TLS, with libpq's names:
@@ -65,9 +74,20 @@ export interface PushgatewayConfig {
   readonly timeoutMs: number;
 }
 
+export interface CollectorsConfig {
+  /** Names switched on beyond the defaults. */
+  readonly enable: readonly string[];
+  /** Names switched off. */
+  readonly disable: readonly string[];
+  readonly statementsLimit: number;
+  /** Path of the YAML file of custom queries, if any. */
+  readonly customQueriesFile: string | undefined;
+}
+
 export interface Config {
   readonly postgres: PostgresConfig;
   readonly pushgateway: PushgatewayConfig;
+  readonly collectors: CollectorsConfig;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -140,6 +160,25 @@ export function parseGroupingLabels(raw: string, variable: string = ENV.pushgate
   return labels;
 }
 
+/** A comma-separated list of collector names, each checked against the table. */
+function collectorNames(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  const names = raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  for (const collector of names) {
+    if (!COLLECTOR_NAMES.includes(collector)) {
+      throw new ConfigError(
+        name,
+        `unknown collector "${collector}"; known: ${COLLECTOR_NAMES.join(', ')}`,
+      );
+    }
+  }
+  return names;
+}
+
 function pushgatewayUrl(env: Env): URL {
   const raw = read(env, ENV.pushgatewayUrl);
   if (raw === undefined) {
@@ -186,6 +225,13 @@ export function loadConfig(env: Env): Config {
   const labels = read(env, ENV.pushgatewayLabels);
   const job = read(env, ENV.pushgatewayJob) ?? DEFAULTS.pushgatewayJob;
 
+  const enable = collectorNames(env, ENV.collectorsEnable);
+  const disable = collectorNames(env, ENV.collectorsDisable);
+  const both = enable.find((n) => disable.includes(n));
+  if (both !== undefined) {
+    throw new ConfigError(ENV.collectorsDisable, `"${both}" is also in ${ENV.collectorsEnable}`);
+  }
+
   return {
     postgres: {
       host: read(env, ENV.host),
@@ -208,6 +254,13 @@ export function loadConfig(env: Env): Config {
       labels: parseGroupingLabels(labels ?? DEFAULTS.pushgatewayLabels),
       timeoutMs:
         integer(env, ENV.pushgatewayTimeoutMs, 100, 900_000) ?? DEFAULTS.pushgatewayTimeoutMs,
+    },
+    collectors: {
+      enable,
+      disable,
+      statementsLimit:
+        integer(env, ENV.statementsLimit, 1, MAX_STATEMENTS_LIMIT) ?? DEFAULTS.statementsLimit,
+      customQueriesFile: read(env, ENV.customQueriesFile),
     },
   };
 }

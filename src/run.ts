@@ -1,15 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
-import { COLLECTORS } from './collectors/index.js';
+import { selectCollectors } from './collectors/index.js';
+import { recordSelfMetrics } from './collectors/self.js';
 import { recordUp } from './collectors/general/up.js';
-import type { Collector } from './collectors/types.js';
+import { supports, type Collector, type CollectorOptions } from './collectors/types.js';
 import {
   loadConfig,
   resolveTarget,
   type Config,
   type DatabaseSecret,
   type Env,
-  type PostgresConfig,
   type PostgresTarget,
   type PushgatewayConfig,
 } from './config.js';
@@ -39,6 +39,8 @@ export interface RunSummary {
   readonly bytes: number;
   readonly collectorErrors: number;
   readonly collectors: readonly CollectorOutcome[];
+  /** Enabled collectors this server's version does not support. */
+  readonly skipped: readonly string[];
   readonly durationMs: number;
 }
 
@@ -68,6 +70,7 @@ const INVALID_PASSWORD = '28P01';
 async function runCollectors(
   db: Database,
   collectors: readonly Collector[],
+  options: CollectorOptions,
   redactText: (text: string) => string,
 ): Promise<{ outcomes: CollectorOutcome[]; registries: Registry[] }> {
   const outcomes: CollectorOutcome[] = [];
@@ -78,7 +81,7 @@ async function runCollectors(
     // a collector that fails half-way pushes nothing rather than half a family.
     const registry = new Registry();
     try {
-      await collector.collect({ db, serverVersion: db.serverVersion, registry });
+      await collector.collect({ db, serverVersion: db.serverVersion, registry, options });
       registries.push(registry);
       outcomes.push({ name: collector.name, ok: true, durationMs: ms(start) });
     } catch (error) {
@@ -110,6 +113,7 @@ export interface Gathered {
   readonly serverVersion?: number;
   readonly target: PostgresTarget;
   readonly collectors: readonly CollectorOutcome[];
+  readonly skipped: readonly string[];
   /** Secrets of this run, for the log's redaction. */
   readonly secrets: readonly (string | undefined)[];
 }
@@ -118,11 +122,12 @@ export interface Gathered {
  * Connects, runs every collector into a fresh registry and closes. PostgreSQL
  * being down or refusing the login is a result (`up` false), not an error.
  */
-export async function gather(
-  postgres: PostgresConfig,
-  deps: RunDependencies = {},
-): Promise<Gathered> {
-  const collectors = deps.collectors ?? COLLECTORS;
+export async function gather(config: Config, deps: RunDependencies = {}): Promise<Gathered> {
+  const started = performance.now();
+  const { postgres } = config;
+  const collectors =
+    deps.collectors ?? selectCollectors(config.collectors.enable, config.collectors.disable);
+  const options = { statementsLimit: config.collectors.statementsLimit };
   const secrets = deps.secrets ?? secretsManagerSource();
   const hide: (string | undefined)[] = [postgres.password];
   let secret: DatabaseSecret | undefined;
@@ -155,16 +160,23 @@ export async function gather(
   recordUp(upRegistry, db !== undefined);
   const registries = [upRegistry];
   let outcomes: CollectorOutcome[] = [];
+  let skipped: string[] = [];
   const serverVersion = db?.serverVersion;
   if (db !== undefined) {
+    const version = db.serverVersion;
+    skipped = collectors.filter((c) => !supports(c, version)).map((c) => c.name);
     try {
-      const result = await runCollectors(db, collectors, redactText);
+      const runnable = collectors.filter((c) => supports(c, version));
+      const result = await runCollectors(db, runnable, options, redactText);
       outcomes = result.outcomes;
       registries.push(...result.registries);
     } finally {
       await db.close();
     }
   }
+  const selfRegistry = new Registry();
+  recordSelfMetrics(selfRegistry, outcomes, performance.now() - started);
+  registries.push(selfRegistry);
   return {
     body: await Registry.merge(registries).metrics(),
     up: db !== undefined,
@@ -172,6 +184,7 @@ export async function gather(
     ...(serverVersion === undefined ? {} : { serverVersion }),
     target,
     collectors: outcomes,
+    skipped,
     secrets: hide,
   };
 }
@@ -189,7 +202,7 @@ export function instanceLabel(pushgateway: PushgatewayConfig, target: PostgresTa
 export async function runOnce(config: Config, deps: RunDependencies = {}): Promise<RunSummary> {
   const started = performance.now();
   const { pushgateway } = config;
-  const gathered = await gather(config.postgres, deps);
+  const gathered = await gather(config, deps);
   const log = deps.log ?? jsonLogger(() => gathered.secrets);
   const instance = instanceLabel(pushgateway, gathered.target);
   const summaryBase = {
@@ -203,6 +216,7 @@ export async function runOnce(config: Config, deps: RunDependencies = {}): Promi
     bytes: Buffer.byteLength(gathered.body),
     collectorErrors: gathered.collectors.filter((o) => !o.ok).length,
     collectors: gathered.collectors,
+    skipped: gathered.skipped,
   };
 
   try {

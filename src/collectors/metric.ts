@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface MetricDefinition<L extends string> {
   readonly name: string;
@@ -27,6 +27,36 @@ export function addGauge<L extends string>(
     if (definition.labelNames.length === 0) gauge.set(sample.value);
     else gauge.set(sample.labels as Partial<Record<L, string>>, sample.value);
   }
+}
+
+/**
+ * Registers a counter on `registry` with one value per sample. The registry
+ * is fresh every run, so incrementing from zero sets the cumulative value
+ * PostgreSQL reports. Counter names end in `_total`.
+ */
+export function addCounter<L extends string>(
+  registry: Registry,
+  definition: MetricDefinition<L>,
+  samples: Iterable<Sample<L>>,
+): void {
+  const counter = new Counter<L>({
+    name: definition.name,
+    help: definition.help,
+    labelNames: definition.labelNames,
+    registers: [registry],
+  });
+  for (const sample of samples) {
+    // A counter cannot go down; a negative value (never expected) is left out.
+    if (sample.value < 0) continue;
+    if (definition.labelNames.length === 0) counter.inc(sample.value);
+    else counter.inc(sample.labels as Partial<Record<L, string>>, sample.value);
+  }
+}
+
+/** One unlabelled sample from a column value, none when it is NULL. */
+export function single(value: unknown): Sample<never>[] {
+  const n = toNumber(value);
+  return n === undefined ? [] : [{ labels: {}, value: n }];
 }
 
 /**

@@ -24,7 +24,7 @@ describe('serverless invoke local -f collect', () => {
     const result = await invoke(env);
     expect(result.code, result.stderr + result.stdout).toBe(0);
     expect(result.stdout).toContain('"collectorErrors": 0');
-    expect(result.stdout + result.stderr).not.toContain(servers().postgres.password);
+    expect(result.stdout + result.stderr).not.toContain(servers().postgres.monitorPassword);
 
     const metrics = await pushed(env.PUSHGATEWAY_JOB!);
     for (const [name] of SEED_FAMILIES)
@@ -48,7 +48,11 @@ describe('serverless invoke local -f collect', () => {
 
   it('exits 0 within 15 s and pushes postgresql_up 0 when PostgreSQL is stopped', async () => {
     const own = await startPostgres({ binDir: servers().postgres.binDir });
-    const env = runEnv({ POSTGRESQL_PORT: String(own.port), POSTGRESQL_PASSWORD: own.password });
+    const env = runEnv({
+      POSTGRESQL_PORT: String(own.port),
+      POSTGRESQL_USERNAME: own.user,
+      POSTGRESQL_PASSWORD: own.password,
+    });
     await own.stop();
     const result = await invoke(env);
     expect(result.code, result.stderr + result.stdout).toBe(0);

@@ -13,15 +13,15 @@ export function uniqueJob(prefix = 'test'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Environment for a run against the project's servers. */
+/** Environment for a run against the project's servers, as the pg_monitor-only role. */
 export function runEnv(overrides: Env = {}): Record<string, string> {
   const { postgres, pushgatewayUrl } = servers();
   const env: Record<string, string> = {
     POSTGRESQL_HOST: postgres.host,
     POSTGRESQL_PORT: String(postgres.port),
     POSTGRESQL_DATABASE: 'postgres',
-    POSTGRESQL_USERNAME: postgres.user,
-    POSTGRESQL_PASSWORD: postgres.password,
+    POSTGRESQL_USERNAME: postgres.monitorUser,
+    POSTGRESQL_PASSWORD: postgres.monitorPassword,
     POSTGRESQL_SSL: 'false',
     PUSHGATEWAY_URL: pushgatewayUrl,
     PUSHGATEWAY_JOB: uniqueJob(),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { DEFAULT_MAJOR, postgresBinDir, startPostgres } from './postgres.js';
 import { startPushgateway } from './pushgateway.js';
@@ -5,11 +6,17 @@ import { startPushgateway } from './pushgateway.js';
 export interface PostgresInfo {
   readonly host: string;
   readonly port: number;
+  /** The superuser, for arranging test state only. */
   readonly user: string;
   readonly password: string;
+  /** A role with only pg_monitor: what the exporter connects as in the tests. */
+  readonly monitorUser: string;
+  readonly monitorPassword: string;
   readonly major: number;
   readonly binDir: string;
 }
+
+export const MONITOR_USER = 'exporter_monitor';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -25,14 +32,25 @@ export default async function setup(project: TestProject) {
   const major = named === undefined ? DEFAULT_MAJOR : Number(named);
   const binDir = postgresBinDir(major);
   const [postgres, pushgateway] = await Promise.all([
-    startPostgres({ binDir }),
+    startPostgres({ binDir, settings: { shared_preload_libraries: 'pg_stat_statements' } }),
     startPushgateway(),
   ]);
+  // Least privilege, as the README recommends: LOGIN and pg_monitor, nothing else.
+  const monitorPassword = `mon-${randomBytes(9).toString('base64url')}`;
+  const admin = await postgres.client();
+  await admin.query(
+    `CREATE ROLE ${MONITOR_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${monitorPassword}'`,
+  );
+  await admin.query(`GRANT pg_monitor TO ${MONITOR_USER}`);
+  await admin.query('CREATE EXTENSION pg_stat_statements');
+  await admin.end();
   project.provide('postgres', {
     host: postgres.host,
     port: postgres.port,
     user: postgres.user,
     password: postgres.password,
+    monitorUser: MONITOR_USER,
+    monitorPassword,
     major: postgres.major,
     binDir,
   });

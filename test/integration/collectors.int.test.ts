@@ -7,7 +7,8 @@
 import { Registry } from 'prom-client';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COLLECTORS } from '../../src/collectors/index.js';
+import { COLLECTOR_TABLE } from '../../src/collectors/index.js';
+import { DEFAULT_COLLECTOR_OPTIONS, supports } from '../../src/collectors/types.js';
 import { LOCK_MODES } from '../../src/collectors/general/lock.js';
 import { ACTIVITY_STATES } from '../../src/collectors/general/stat_activity.js';
 import { BGWRITER_TYPES } from '../../src/collectors/general/stat_bgwriter.js';
@@ -24,9 +25,16 @@ const database = uniqueJob('moving').replace('-', '_');
 
 async function collectAll(): Promise<ParsedExposition> {
   const registries: Registry[] = [];
-  for (const collector of COLLECTORS) {
+  // Every collector, also those off by default, as long as the server supports it.
+  for (const { collector } of COLLECTOR_TABLE) {
+    if (!supports(collector, db.serverVersion)) continue;
     const registry = new Registry();
-    await collector.collect({ db, serverVersion: db.serverVersion, registry });
+    await collector.collect({
+      db,
+      serverVersion: db.serverVersion,
+      registry,
+      options: DEFAULT_COLLECTOR_OPTIONS,
+    });
     registries.push(registry);
   }
   return parseExposition(await Registry.merge(registries).metrics());
@@ -56,8 +64,9 @@ beforeAll(async () => {
       host: postgres.host,
       port: postgres.port,
       database: 'postgres',
-      user: postgres.user,
-      password: postgres.password,
+      // Least privilege: only pg_monitor.
+      user: postgres.monitorUser,
+      password: postgres.monitorPassword,
       ssl: 'disable',
     },
     { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'collectors-test' },

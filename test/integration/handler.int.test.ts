@@ -98,7 +98,7 @@ describe('handler', () => {
       up: true,
       collectorErrors: 0,
     });
-    expect(logged).not.toContain(postgres.password);
+    expect(logged).not.toContain(postgres.monitorPassword);
   });
 
   it('replaces the group on every push (PUT): a dropped database disappears', async () => {
@@ -134,6 +134,7 @@ describe('handler', () => {
     const own = await startPostgres({ binDir: servers().postgres.binDir });
     const env = runEnv({
       POSTGRESQL_PORT: String(own.port),
+      POSTGRESQL_USERNAME: own.user,
       POSTGRESQL_PASSWORD: own.password,
     });
     const job = env.PUSHGATEWAY_JOB!;
@@ -146,13 +147,24 @@ describe('handler', () => {
     const second = await captured(() => collect(env));
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(second.error).toBeUndefined();
-    expect(second.result).toMatchObject({ up: false, series: 1, collectorErrors: 0 });
+    expect(second.result).toMatchObject({
+      up: false,
+      series: 3,
+      collectorErrors: 0,
+      collectors: [],
+    });
     expect(second.result?.downReason).toMatch(/ECONNREFUSED/);
     const after = await pushed(job);
-    // The group was replaced: only postgresql_up 0 is left, no stale numbers.
-    expect(after.samples.map((s) => [s.name, s.value, s.labels.instance])).toEqual([
-      ['postgresql_up', 0, `127.0.0.1:${own.port}/postgres`],
+    // The group was replaced: postgresql_up 0 and the self-metrics, no stale numbers.
+    expect(after.samples.map((s) => s.name).sort()).toEqual([
+      'postgresql_exporter_build_info',
+      'postgresql_exporter_run_duration_seconds',
+      'postgresql_up',
     ]);
+    expect(select(after, 'postgresql_up')[0]).toMatchObject({
+      value: 0,
+      labels: { instance: `127.0.0.1:${own.port}/postgres` },
+    });
     expect(second.lines.join('')).not.toContain(own.password);
   });
 

@@ -31,7 +31,7 @@ function secret(password: string) {
   const { postgres } = servers();
   return JSON.stringify({
     engine: 'postgres',
-    username: postgres.user,
+    username: postgres.monitorUser,
     password,
     host: postgres.host,
     port: postgres.port,
@@ -41,7 +41,9 @@ function secret(password: string) {
 
 describe('POSTGRESQL_SECRET_ID', () => {
   it("connects with the secret's credentials and address, fetching it once for warm runs", async () => {
-    sm.on(GetSecretValueCommand).resolves({ SecretString: secret(servers().postgres.password) });
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: secret(servers().postgres.monitorPassword),
+    });
     const secrets = secretsManagerSource();
     const env = secretEnv();
     const lines: string[] = [];
@@ -52,14 +54,14 @@ describe('POSTGRESQL_SECRET_ID', () => {
     expect(second.up).toBe(true);
     expect(first.instance).toBe(`${servers().postgres.host}:${servers().postgres.port}/postgres`);
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
-    expect(lines.join('')).not.toContain(servers().postgres.password);
+    expect(lines.join('')).not.toContain(servers().postgres.monitorPassword);
   });
 
   it('fetches the secret again after the database refused its password (rotation)', async () => {
     const rotated = 'old-rotated-password';
     sm.on(GetSecretValueCommand)
       .resolvesOnce({ SecretString: secret(rotated) })
-      .resolves({ SecretString: secret(servers().postgres.password) });
+      .resolves({ SecretString: secret(servers().postgres.monitorPassword) });
     const secrets = secretsManagerSource();
     const env = secretEnv();
     const lines: string[] = [];
