@@ -5,6 +5,7 @@ import { recordSelfMetrics } from './collectors/self.js';
 import { recordUp } from './collectors/general/up.js';
 import { supports, type Collector, type CollectorOptions } from './collectors/types.js';
 import {
+  ENV,
   loadConfig,
   resolveTarget,
   type Config,
@@ -14,7 +15,8 @@ import {
   type PushgatewayConfig,
 } from './config.js';
 import { connect, type Database } from './db.js';
-import { errorMessage } from './errors.js';
+import { ConfigError, errorMessage } from './errors.js';
+import { CustomQueriesError, loadCustomQueries } from './custom_queries.js';
 import { jsonLogger, redact, type Logger } from './logger.js';
 import { displayUrl, push } from './pushgateway.js';
 import { secretsManagerSource, type SecretSource } from './secrets.js';
@@ -75,6 +77,8 @@ async function runCollectors(
 ): Promise<{ outcomes: CollectorOutcome[]; registries: Registry[] }> {
   const outcomes: CollectorOutcome[] = [];
   const registries: Registry[] = [];
+  /** Metric name → the collector that pushed it: two collectors may not push one family. */
+  const owners = new Map<string, string>();
   for (const collector of collectors) {
     const start = performance.now();
     // Each collector writes to a registry of its own, merged only on success:
@@ -82,6 +86,14 @@ async function runCollectors(
     const registry = new Registry();
     try {
       await collector.collect({ db, serverVersion: db.serverVersion, registry, options });
+      const names = registry.getMetricsAsArray().map((m) => m.name);
+      const taken = names.find((name) => owners.has(name));
+      if (taken !== undefined) {
+        throw new Error(
+          `metric ${taken} is already pushed by collector ${owners.get(taken) ?? '?'}`,
+        );
+      }
+      for (const name of names) owners.set(name, collector.name);
       registries.push(registry);
       outcomes.push({ name: collector.name, ok: true, durationMs: ms(start) });
     } catch (error) {
@@ -125,8 +137,7 @@ export interface Gathered {
 export async function gather(config: Config, deps: RunDependencies = {}): Promise<Gathered> {
   const started = performance.now();
   const { postgres } = config;
-  const collectors =
-    deps.collectors ?? selectCollectors(config.collectors.enable, config.collectors.disable);
+  const collectors = deps.collectors ?? collectorsFor(config);
   const options = { statementsLimit: config.collectors.statementsLimit };
   const secrets = deps.secrets ?? secretsManagerSource();
   const hide: (string | undefined)[] = [postgres.password];
@@ -236,14 +247,33 @@ export async function runOnce(config: Config, deps: RunDependencies = {}): Promi
   return summary;
 }
 
+/**
+ * The collectors a run executes: the built-in ones the switches select, then
+ * one per query of the custom-queries file. A bad file is a ConfigError.
+ */
+export function collectorsFor(config: Config): Collector[] {
+  const builtIn = selectCollectors(config.collectors.enable, config.collectors.disable);
+  const file = config.collectors.customQueriesFile;
+  if (file === undefined) return builtIn;
+  try {
+    return [...builtIn, ...loadCustomQueries(file)];
+  } catch (error) {
+    if (error instanceof CustomQueriesError)
+      throw new ConfigError(ENV.customQueriesFile, error.message);
+    throw error;
+  }
+}
+
 /** Reads the configuration from `env` and runs once; the handler's whole body. */
 export async function collect(env: Env, deps: RunDependencies = {}): Promise<RunSummary> {
   let config: Config;
+  let collectors: readonly Collector[];
   try {
     config = loadConfig(env);
+    collectors = deps.collectors ?? collectorsFor(config);
   } catch (error) {
     (deps.log ?? jsonLogger()).error('configuration error', { error: errorMessage(error) });
     throw error;
   }
-  return runOnce(config, deps);
+  return runOnce(config, { ...deps, collectors });
 }

@@ -213,3 +213,51 @@ describe('resolveTarget', () => {
     });
   });
 });
+
+describe('collector settings', () => {
+  it('defaults: no switches, 10 statements, no custom queries', () => {
+    expect(loadConfig(base).collectors).toEqual({
+      enable: [],
+      disable: [],
+      statementsLimit: 10,
+      customQueriesFile: undefined,
+    });
+  });
+
+  it('reads the switches, the statements limit and the custom-queries file', () => {
+    expect(
+      loadConfig({
+        ...base,
+        COLLECTORS_ENABLE: 'business_user_tables',
+        COLLECTORS_DISABLE: ' lock , stat_activity ',
+        STATEMENTS_LIMIT: '25',
+        CUSTOM_QUERIES_FILE: 'queries/business.yml',
+      }).collectors,
+    ).toEqual({
+      enable: ['business_user_tables'],
+      disable: ['lock', 'stat_activity'],
+      statementsLimit: 25,
+      customQueriesFile: 'queries/business.yml',
+    });
+  });
+
+  it.each([
+    [
+      'COLLECTORS_ENABLE',
+      'no_such_collector',
+      /unknown collector "no_such_collector"; known: uptime, lock/,
+    ],
+    ['COLLECTORS_DISABLE', 'locks', /unknown collector "locks"/],
+    ['STATEMENTS_LIMIT', '0', /from 1 to 100/],
+    ['STATEMENTS_LIMIT', '101', /from 1 to 100/],
+  ])('refuses %s=%s, naming the variable', (name, value, message) => {
+    const error = configError({ ...base, [name]: value });
+    expect(error.variable).toBe(name);
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses a collector both enabled and disabled', () => {
+    const error = configError({ ...base, COLLECTORS_ENABLE: 'lock', COLLECTORS_DISABLE: 'lock' });
+    expect(error.message).toBe('COLLECTORS_DISABLE: "lock" is also in COLLECTORS_ENABLE');
+  });
+});

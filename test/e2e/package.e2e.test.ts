@@ -3,6 +3,7 @@
  * schedule, the function's limits and the IAM policy, for the default, the
  * SCHEDULE variable, --param and a stage; and what it must refuse.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,6 +57,7 @@ async function packaged(args: string[] = [], env: Record<string, string> = {}) {
     logGroup: one('AWS::Logs::LogGroup'),
     role,
     statements: policies.flatMap((p) => p.PolicyDocument.Statement),
+    zipFile: path.join(dir, 'postgresql-pushgateway-exporter.zip'),
     zipBytes: fs.statSync(path.join(dir, 'postgresql-pushgateway-exporter.zip')).size,
   };
 }
@@ -111,6 +113,23 @@ describe('serverless package', () => {
     expect(env.POSTGRESQL_SECRET_ID).toBe('');
     expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
     expect(zipBytes).toBeLessThan(1_500_000);
+  });
+
+  it('packages the bundle and the custom-queries folder, nothing else', async () => {
+    const { zipFile } = await packaged();
+    const list = execFileSync(
+      'python3',
+      [
+        '-c',
+        'import sys, zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))',
+        zipFile,
+      ],
+      { encoding: 'utf8' },
+    )
+      .trim()
+      .split('\n')
+      .sort();
+    expect(list).toEqual(['handlers/collect.js', 'handlers/collect.js.map', 'queries/example.yml']);
   });
 
   it('takes the schedule from SCHEDULE, and the event age follows the interval', async () => {
