@@ -1,4 +1,5 @@
 import { COLLECTOR_NAMES } from './collectors/index.js';
+import { MAX_STATEMENTS_LIMIT } from './collectors/types.js';
 import { ConfigError } from './errors.js';
 
 /** Environment variable names, in one place. */
@@ -38,8 +39,6 @@ export const DEFAULTS = {
   statementsLimit: 10,
 } as const;
 
-/** The most statements the statements collector may report: it bounds the series count. */
-export const MAX_STATEMENTS_LIMIT = 100;
 
 /**
  * How the connection to PostgreSQL uses TLS, with libpq's names:

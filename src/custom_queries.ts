@@ -212,6 +212,17 @@ export function parseCustomQueries(file: string, text: string): CustomQuery[] {
   return queries;
 }
 
+/** A column value as label text: NULL is empty, a date its ISO form, an object its JSON. */
+function labelValue(raw: unknown): string {
+  if (raw === null || raw === undefined) return '';
+  if (raw instanceof Date) return raw.toISOString();
+  if (typeof raw === 'string') return raw;
+  if (typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'bigint') {
+    return raw.toString();
+  }
+  return JSON.stringify(raw);
+}
+
 /** The collector of one custom query: one sample per row and metric column. */
 export function customQueryCollector(query: CustomQuery): Collector {
   return {
@@ -235,7 +246,7 @@ export function customQueryCollector(query: CustomQuery): Collector {
           const labels: Record<string, string> = {};
           for (const label of query.labels) {
             const raw = row[label];
-            labels[label] = raw === null || raw === undefined ? '' : String(raw);
+            labels[label] = labelValue(raw);
           }
           samples.push({ labels, value });
         }

@@ -104,7 +104,7 @@ describe('parseCustomQueries', () => {
     ],
     [
       'no sql',
-      valid.replace(/    sql: .*\n/, ''),
+      valid.replace(/ {4}sql: .*\n/, ''),
       'business.yml: query "open_orders": field "sql": must be an SQL statement, got nothing',
     ],
     [

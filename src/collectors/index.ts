@@ -4,14 +4,24 @@
  * Adding a collector: one file in general/ or business/, one line here.
  */
 import { userTables } from './business/user_tables.js';
+import { archiver } from './general/archiver.js';
+import { checkpointer } from './general/checkpointer.js';
 import { connections } from './general/connections.js';
+import { databaseSize } from './general/database_size.js';
 import { lock } from './general/lock.js';
+import { recovery } from './general/recovery.js';
+import { replication } from './general/replication.js';
+import { replicationSlots } from './general/replication_slots.js';
 import { statActivity } from './general/stat_activity.js';
 import { statBgwriter } from './general/stat_bgwriter.js';
 import { statDatabase } from './general/stat_database.js';
 import { statDatabaseConflicts } from './general/stat_database_conflicts.js';
+import { statements } from './general/statements.js';
 import { transactionAge } from './general/transaction_age.js';
 import { uptime } from './general/uptime.js';
+import { version } from './general/version.js';
+import { wal } from './general/wal.js';
+import { wraparound } from './general/wraparound.js';
 import type { Collector } from './types.js';
 
 export interface CollectorDefault {
@@ -33,6 +43,16 @@ export const COLLECTOR_TABLE: readonly CollectorDefault[] = [
   // general: added
   { collector: connections, enabled: true },
   { collector: transactionAge, enabled: true },
+  { collector: version, enabled: true },
+  { collector: databaseSize, enabled: true },
+  { collector: wraparound, enabled: true },
+  { collector: recovery, enabled: true },
+  { collector: replication, enabled: true },
+  { collector: replicationSlots, enabled: true },
+  { collector: wal, enabled: true },
+  { collector: checkpointer, enabled: true },
+  { collector: archiver, enabled: true },
+  { collector: statements, enabled: false, off: 'needs the pg_stat_statements extension in the connected database and in shared_preload_libraries; one series per reported statement' },
   // business
   { collector: userTables, enabled: false, off: 'a worked example of a business metric' },
 ];

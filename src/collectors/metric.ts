@@ -11,19 +11,25 @@ export interface Sample<L extends string> {
   readonly value: number;
 }
 
-/** Registers a gauge on `registry` and sets one value per sample. */
+/**
+ * Registers a gauge on `registry` and sets one value per sample. A family
+ * without samples is not registered at all: prom-client would print an
+ * unlabelled one as 0, a value nobody measured.
+ */
 export function addGauge<L extends string>(
   registry: Registry,
   definition: MetricDefinition<L>,
   samples: Iterable<Sample<L>>,
 ): void {
+  const values = [...samples];
+  if (values.length === 0) return;
   const gauge = new Gauge<L>({
     name: definition.name,
     help: definition.help,
     labelNames: definition.labelNames,
     registers: [registry],
   });
-  for (const sample of samples) {
+  for (const sample of values) {
     if (definition.labelNames.length === 0) gauge.set(sample.value);
     else gauge.set(sample.labels as Partial<Record<L, string>>, sample.value);
   }
@@ -32,22 +38,24 @@ export function addGauge<L extends string>(
 /**
  * Registers a counter on `registry` with one value per sample. The registry
  * is fresh every run, so incrementing from zero sets the cumulative value
- * PostgreSQL reports. Counter names end in `_total`.
+ * PostgreSQL reports. Counter names end in `_total`. As with gauges, a family
+ * without samples is not registered.
  */
 export function addCounter<L extends string>(
   registry: Registry,
   definition: MetricDefinition<L>,
   samples: Iterable<Sample<L>>,
 ): void {
+  // A counter cannot go down; a negative value (never expected) is left out.
+  const values = [...samples].filter((sample) => sample.value >= 0);
+  if (values.length === 0) return;
   const counter = new Counter<L>({
     name: definition.name,
     help: definition.help,
     labelNames: definition.labelNames,
     registers: [registry],
   });
-  for (const sample of samples) {
-    // A counter cannot go down; a negative value (never expected) is left out.
-    if (sample.value < 0) continue;
+  for (const sample of values) {
     if (definition.labelNames.length === 0) counter.inc(sample.value);
     else counter.inc(sample.labels as Partial<Record<L, string>>, sample.value);
   }

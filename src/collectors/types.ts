@@ -16,6 +16,9 @@ export interface CollectorOptions {
   readonly statementsLimit: number;
 }
 
+/** The most statements the statements collector may report: it bounds the series count. */
+export const MAX_STATEMENTS_LIMIT = 100;
+
 export const DEFAULT_COLLECTOR_OPTIONS: CollectorOptions = { statementsLimit: 10 };
 
 /**

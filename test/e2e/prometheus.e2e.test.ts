@@ -16,7 +16,11 @@ const DASHBOARD = 'ops/grafana/dashboards/postgresql.json';
 const ALERTS = 'ops/prometheus/alerts.yml';
 
 let prometheus: PrometheusServer;
-const env = runEnv({ PUSHGATEWAY_JOB: 'postgresql-exporter' });
+// The dashboard has a panel for the business example, which is off by default.
+const env = runEnv({
+  PUSHGATEWAY_JOB: 'postgresql-exporter',
+  COLLECTORS_ENABLE: 'business_user_tables',
+});
 const { postgres } = servers();
 const instance = `${postgres.host}:${postgres.port}/postgres`;
 

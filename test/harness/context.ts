@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import type { Env } from '../../src/config.js';
+import { connect, type Database } from '../../src/db.js';
 
 /** The project's PostgreSQL and Pushgateway, as started by global-setup.ts. */
 export function servers() {
@@ -52,4 +53,20 @@ export async function superuser(database = 'postgres'): Promise<pg.Client> {
 export async function pushgatewayMetrics(): Promise<string> {
   const res = await fetch(`${servers().pushgatewayUrl}/metrics`);
   return res.text();
+}
+
+/** The exporter's own connection (src/db.ts) as the pg_monitor-only role. */
+export function connectMonitor(database = 'postgres'): Promise<Database> {
+  const { postgres } = servers();
+  return connect(
+    {
+      host: postgres.host,
+      port: postgres.port,
+      database,
+      user: postgres.monitorUser,
+      password: postgres.monitorPassword,
+      ssl: 'disable',
+    },
+    { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'collectors-test' },
+  );
 }

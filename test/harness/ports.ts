@@ -18,6 +18,20 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Retries `check` until it passes: cumulative statistics are flushed asynchronously. */
+export async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(200);
+    }
+  }
+}
+
 /** Under CI=true a missing tool fails the run; everywhere else too, with how to get it. */
 export class MissingToolError extends Error {
   override readonly name = 'MissingToolError';

@@ -14,10 +14,10 @@ import { ACTIVITY_STATES } from '../../src/collectors/general/stat_activity.js';
 import { BGWRITER_TYPES } from '../../src/collectors/general/stat_bgwriter.js';
 import { STAT_DATABASE_TYPES } from '../../src/collectors/general/stat_database.js';
 import { CONFLICT_TYPES } from '../../src/collectors/general/stat_database_conflicts.js';
-import { connect, type Database } from '../../src/db.js';
+import type { Database } from '../../src/db.js';
 import { parseExposition, select, type ParsedExposition } from '../harness/exposition.js';
-import { servers, superuser, uniqueJob } from '../harness/context.js';
-import { sleep } from '../harness/ports.js';
+import { connectMonitor, servers, superuser, uniqueJob } from '../harness/context.js';
+import { eventually, sleep } from '../harness/ports.js';
 
 let db: Database;
 let admin: pg.Client;
@@ -40,37 +40,11 @@ async function collectAll(): Promise<ParsedExposition> {
   return parseExposition(await Registry.merge(registries).metrics());
 }
 
-/** Polls until `check` passes: cumulative statistics are flushed asynchronously. */
-async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(200);
-    }
-  }
-}
-
 beforeAll(async () => {
-  const { postgres } = servers();
   admin = await superuser();
   await admin.query(`CREATE DATABASE ${database}`);
   await admin.query(`CREATE TABLE IF NOT EXISTS public.${database}_example (id int)`);
-  db = await connect(
-    {
-      host: postgres.host,
-      port: postgres.port,
-      database: 'postgres',
-      // Least privilege: only pg_monitor.
-      user: postgres.monitorUser,
-      password: postgres.monitorPassword,
-      ssl: 'disable',
-    },
-    { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'collectors-test' },
-  );
+  db = await connectMonitor();
 });
 
 afterAll(async () => {
@@ -159,6 +133,15 @@ describe(`collectors on PostgreSQL ${servers().postgres.major}`, () => {
       expect(
         select(during, 'postgresql_stat_database', { database, type: 'numbackends' })[0]?.value,
       ).toBe(1);
+      // Ages grow while the session waits.
+      await sleep(1_100);
+      const later = await collectAll();
+      expect(
+        select(later, 'postgresql_oldest_idle_in_transaction_seconds', { database })[0]?.value,
+      ).toBeGreaterThanOrEqual(1);
+      expect(
+        select(later, 'postgresql_oldest_transaction_seconds', { database })[0]?.value,
+      ).toBeGreaterThanOrEqual(1);
 
       await holder.query('ROLLBACK');
       const after = await collectAll();
@@ -172,6 +155,9 @@ describe(`collectors on PostgreSQL ${servers().postgres.major}`, () => {
       expect(select(after, 'postgresql_stat_activity', { database, state: 'idle' })[0]?.value).toBe(
         1,
       );
+      expect(
+        select(after, 'postgresql_oldest_idle_in_transaction_seconds', { database })[0]?.value,
+      ).toBe(0);
     } finally {
       await holder.end();
     }

@@ -1,0 +1,65 @@
+/**
+ * The README's metric reference and switch table must match the code: every
+ * family a collector defines is documented, and every collector is listed
+ * with its real default.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { COLLECTOR_TABLE } from '../src/collectors/index.js';
+
+const readme = fs.readFileSync('README.md', 'utf8');
+
+async function definedFamilies(): Promise<string[]> {
+  const names: string[] = [];
+  for (const dir of ['general', 'business']) {
+    const folder = path.join('src/collectors', dir);
+    for (const file of fs.readdirSync(folder).sort()) {
+      const module = (await import(`../${folder}/${file}`)) as Record<string, unknown>;
+      for (const value of Object.values(module)) {
+        const v = value as { name?: unknown; help?: unknown; labelNames?: unknown } | null;
+        if (
+          typeof v?.name === 'string' &&
+          typeof v.help === 'string' &&
+          Array.isArray(v.labelNames)
+        ) {
+          names.push(v.name);
+        }
+      }
+    }
+  }
+  return names;
+}
+
+/** A family is documented by name, or by a `prefix_*` / `_suffix` shorthand row. */
+function documented(name: string): boolean {
+  if (readme.includes(`\`${name}\``)) return true;
+  const suffix = name.slice(name.indexOf('_', 'postgresql_'.length + 1));
+  return (
+    [...readme.matchAll(/`(postgresql_[a-z_]+?)_\*(_total)?`/g)].some(
+      ([, prefix, total]) =>
+        name.startsWith(`${prefix!}_`) && (total === undefined || name.endsWith('_total')),
+    ) ||
+    (readme.includes(`\`${suffix}\``) && suffix.length > 6)
+  );
+}
+
+describe('README', () => {
+  it('documents every metric family the collectors define', async () => {
+    const families = await definedFamilies();
+    expect(families.length).toBeGreaterThan(40);
+    expect(families.filter((name) => !documented(name))).toEqual([]);
+  });
+
+  it('lists every collector with its real default in the switch table', () => {
+    for (const { collector, enabled } of COLLECTOR_TABLE) {
+      const row = new RegExp(`^\\| \`${collector.name}\` +\\| (on|off) `, 'm').exec(readme);
+      expect(row?.[1], collector.name).toBe(enabled ? 'on' : 'off');
+    }
+  });
+
+  it('documents every environment variable the configuration reads', async () => {
+    const { ENV } = await import('../src/config.js');
+    for (const name of Object.values(ENV)) expect(readme, name).toContain(`| \`${name}\``);
+  });
+});
