@@ -39,7 +39,6 @@ export const DEFAULTS = {
   statementsLimit: 10,
 } as const;
 
-
 /**
  * How the connection to PostgreSQL uses TLS, with libpq's names:
  * - disable: plain TCP;
