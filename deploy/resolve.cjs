@@ -75,7 +75,8 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/;
  * Least privilege: read the one configured secret, decrypt with the one
  * configured key. Nothing at all when no secret is configured; never `*`.
  */
-module.exports.iamStatements = async ({ resolveVariable }) => {
+module.exports.iamStatements = async (context) => {
+  const { resolveVariable } = context;
   const secretArn = await param(resolveVariable, 'secretArn');
   const kmsKeyArn = await param(resolveVariable, 'kmsKeyArn');
   const statements = [];
@@ -103,8 +104,94 @@ module.exports.iamStatements = async ({ resolveVariable }) => {
       },
     });
   }
+  const connect = await rdsConnectStatement(context);
+  if (connect !== undefined) statements.push(connect);
   return statements;
 };
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 't', 'y', 'on']);
+const FALSE_WORDS = new Set(['', 'false', '0', 'no', 'f', 'n', 'off']);
+
+/** The iamAuth param (POSTGRESQL_IAM_AUTH at deploy time) as a boolean. */
+async function iamAuthEnabled({ resolveVariable }) {
+  const raw = (await param(resolveVariable, 'iamAuth')).toLowerCase();
+  if (TRUE_WORDS.has(raw)) return true;
+  if (FALSE_WORDS.has(raw)) return false;
+  return fail(`iamAuth must be true or false, got "${raw}"`);
+}
+
+/** POSTGRESQL_IAM_AUTH of the function: "true" when enabled, else empty (unset). */
+module.exports.iamAuth = async (context) => ((await iamAuthEnabled(context)) ? 'true' : '');
+
+/** The DbiResourceId of an instance, the cluster resource id of Aurora, or an RDS Proxy's id. */
+const RDS_RESOURCE_ID = /^(db|cluster|prx)-[A-Za-z0-9]+$/;
+/** A PostgreSQL role name as IAM takes it literally: no wildcard, no path, no blank. */
+const DB_USER = /^[^*?/\s]+$/;
+
+/** A value of the function's environment, as serverless.yml resolved it. */
+async function functionEnv({ resolveConfigurationProperty }, name) {
+  const value = await resolveConfigurationProperty(['provider', 'environment', name]);
+  return value === undefined || value === null ? '' : String(value);
+}
+
+/**
+ * rds-db:connect on the one database user the function logs in as, on the
+ * one database: only with iamAuth, and never with a wildcard.
+ */
+async function rdsConnectStatement(context) {
+  const resourceId = await param(context.resolveVariable, 'rdsDbResourceId');
+  if (!(await iamAuthEnabled(context))) {
+    if (resourceId !== '') fail('rdsDbResourceId is only used with iamAuth=true');
+    return undefined;
+  }
+  if (resourceId === '') {
+    fail(
+      'iamAuth needs rdsDbResourceId (POSTGRESQL_RDS_RESOURCE_ID): the DbiResourceId of the ' +
+        'database, e.g. db-ABCDEFGHIJKLMNOPQRSTUVWXYZ (aws rds describe-db-instances)',
+    );
+  }
+  if (!RDS_RESOURCE_ID.test(resourceId)) {
+    fail(
+      `rdsDbResourceId must be a resource id like db-ABCDEFGHIJKLMNOPQRSTUVWXYZ ` +
+        `(cluster-... for Aurora, prx-... for RDS Proxy), not a name or a wildcard; got "${resourceId}"`,
+    );
+  }
+  if ((await param(context.resolveVariable, 'secretArn')) !== '') {
+    fail('iamAuth cannot be used with secretArn: the password is an IAM auth token');
+  }
+  if ((await functionEnv(context, 'POSTGRESQL_PASSWORD')) !== '') {
+    fail('iamAuth cannot be used with POSTGRESQL_PASSWORD: the password is an IAM auth token');
+  }
+  const ssl = (await functionEnv(context, 'POSTGRESQL_SSL')).trim().toLowerCase();
+  if (['disable', 'false', '0', 'no', 'f', 'n', 'off'].includes(ssl)) {
+    fail(`iamAuth needs TLS: POSTGRESQL_SSL must not be "${ssl}"`);
+  }
+  // The user the function logs in as: POSTGRESQL_USERNAME, else the function's default.
+  const user = (await functionEnv(context, 'POSTGRESQL_USERNAME')).trim() || 'postgres';
+  if (!DB_USER.test(user)) {
+    fail(`POSTGRESQL_USERNAME "${user}" cannot name an IAM database user (no *, ?, / or blanks)`);
+  }
+  return {
+    Effect: 'Allow',
+    Action: ['rds-db:connect'],
+    Resource: [
+      {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':rds-db:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            `:dbuser:${resourceId}/${user}`,
+          ],
+        ],
+      },
+    ],
+  };
+}
 
 const list = (value) =>
   value

@@ -1,11 +1,22 @@
-import type { ScheduledEvent } from 'aws-lambda';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { SAFETY_MARGIN_MS } from '../src/budget.js';
 import { collect, type RunSummary } from '../src/run.js';
 import { secretsManagerSource } from '../src/secrets.js';
 
 // Created once per Lambda container, so a secret is reused by warm invocations.
 const secrets = secretsManagerSource();
 
-/** EventBridge schedule target: one collection run, pushed to the Pushgateway. */
-export async function handler(_event?: ScheduledEvent): Promise<RunSummary> {
-  return collect(process.env, { secrets });
+/**
+ * EventBridge schedule target: one collection run, pushed to the Pushgateway,
+ * ending before the Lambda timeout with its own error if time runs out.
+ */
+export async function handler(
+  _event?: ScheduledEvent,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<RunSummary> {
+  const remaining = context?.getRemainingTimeInMillis();
+  return collect(process.env, {
+    secrets,
+    ...(remaining === undefined ? {} : { deadline: Date.now() + remaining - SAFETY_MARGIN_MS }),
+  });
 }

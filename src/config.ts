@@ -10,6 +10,9 @@ export const ENV = {
   username: 'POSTGRESQL_USERNAME',
   password: 'POSTGRESQL_PASSWORD',
   ssl: 'POSTGRESQL_SSL',
+  sslRootCert: 'POSTGRESQL_SSL_ROOT_CERT',
+  iamAuth: 'POSTGRESQL_IAM_AUTH',
+  awsRegion: 'AWS_REGION',
   secretId: 'POSTGRESQL_SECRET_ID',
   connectTimeoutMs: 'POSTGRESQL_CONNECT_TIMEOUT_MS',
   statementTimeoutMs: 'POSTGRESQL_STATEMENT_TIMEOUT_MS',
@@ -19,6 +22,10 @@ export const ENV = {
   pushgatewayInstance: 'PUSHGATEWAY_INSTANCE',
   pushgatewayLabels: 'PUSHGATEWAY_GROUPING_LABELS',
   pushgatewayTimeoutMs: 'PUSHGATEWAY_TIMEOUT_MS',
+  pushgatewayUsername: 'PUSHGATEWAY_USERNAME',
+  pushgatewayPassword: 'PUSHGATEWAY_PASSWORD',
+  pushgatewayBearerToken: 'PUSHGATEWAY_BEARER_TOKEN',
+  pushgatewayCaFile: 'PUSHGATEWAY_CA_FILE',
   collectorsEnable: 'COLLECTORS_ENABLE',
   collectorsDisable: 'COLLECTORS_DISABLE',
   statementsLimit: 'STATEMENTS_LIMIT',
@@ -56,10 +63,19 @@ export interface PostgresConfig {
   readonly username: string | undefined;
   readonly password: string | undefined;
   readonly ssl: SslMode | undefined;
+  /** PEM file of the CAs trusted for verify-ca/verify-full; undefined: Node's trusted CAs. */
+  readonly sslRootCert: string | undefined;
+  /** Set when the password is an RDS IAM auth token (src/iam.ts), made in this region. */
+  readonly iamAuth: IamAuthConfig | undefined;
   readonly secretId: string | undefined;
   readonly connectTimeoutMs: number;
   readonly statementTimeoutMs: number;
   readonly applicationName: string;
+}
+
+export interface IamAuthConfig {
+  /** AWS_REGION: the region of the database, where the token is signed. */
+  readonly region: string;
 }
 
 export interface PushgatewayConfig {
@@ -70,7 +86,20 @@ export interface PushgatewayConfig {
   /** Extra grouping labels, besides job and instance. */
   readonly labels: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
+  /**
+   * Credentials from PUSHGATEWAY_USERNAME/_PASSWORD or PUSHGATEWAY_BEARER_TOKEN;
+   * undefined otherwise (`user:password@` in the URL is then still used by push()).
+   * Secret: `auth.password` (basic) and `auth.token` (bearer).
+   */
+  readonly auth: PushgatewayAuth | undefined;
+  /** PEM file of the only CAs trusted for an https URL; read by push(), not here. */
+  readonly caFile: string | undefined;
 }
+
+/** How the exporter authenticates to the Pushgateway. */
+export type PushgatewayAuth =
+  | { readonly kind: 'basic'; readonly username: string; readonly password: string }
+  | { readonly kind: 'bearer'; readonly token: string };
 
 export interface CollectorsConfig {
   /** Names switched on beyond the defaults. */
@@ -124,11 +153,77 @@ export function parseSslMode(raw: string, variable: string = ENV.ssl): SslMode {
   );
 }
 
-/** The default when POSTGRESQL_SSL is unset: no TLS on loopback, TLS everywhere else. */
+/**
+ * The default when POSTGRESQL_SSL is unset: no TLS on loopback; everywhere
+ * else TLS with the certificate checked, chain and host name (verify-full).
+ */
 export function defaultSslMode(host: string): SslMode {
   const loopback =
     host === 'localhost' || host.startsWith('127.') || host === '::1' || host.startsWith('/');
-  return loopback ? 'disable' : 'require';
+  return loopback ? 'disable' : 'verify-full';
+}
+
+function boolean(env: Env, name: string): boolean | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const value = raw.toLowerCase();
+  if (TRUE_WORDS.has(value)) return true;
+  if (FALSE_WORDS.has(value)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+/**
+ * RDS IAM authentication: the password is a token signed in AWS_REGION, sent
+ * over TLS only, and no other password may be configured.
+ */
+function iamAuth(
+  env: Env,
+  host: string | undefined,
+  ssl: SslMode | undefined,
+  password: string | undefined,
+  secretId: string | undefined,
+): IamAuthConfig | undefined {
+  if (boolean(env, ENV.iamAuth) !== true) return undefined;
+  if (password !== undefined) {
+    throw new ConfigError(
+      ENV.password,
+      `cannot be set together with ${ENV.iamAuth}: the password is an IAM auth token`,
+    );
+  }
+  if (secretId !== undefined) {
+    throw new ConfigError(
+      ENV.secretId,
+      `cannot be set together with ${ENV.iamAuth}: the password is an IAM auth token`,
+    );
+  }
+  const effective = ssl ?? defaultSslMode(host ?? DEFAULTS.host);
+  if (effective === 'disable') {
+    throw new ConfigError(
+      ENV.ssl,
+      `${ENV.iamAuth} needs TLS: set require, verify-ca or verify-full` +
+        (ssl === undefined ? ` (the default for host ${host ?? DEFAULTS.host} is disable)` : ''),
+    );
+  }
+  const region = read(env, ENV.awsRegion);
+  if (region === undefined) {
+    throw new ConfigError(
+      ENV.awsRegion,
+      `is required with ${ENV.iamAuth}: the region of the database (Lambda sets it)`,
+    );
+  }
+  return { region };
+}
+
+/** POSTGRESQL_SSL_ROOT_CERT: checks only verify-ca/verify-full, so no other mode may name it. */
+function sslRootCert(env: Env, ssl: SslMode | undefined): string | undefined {
+  const file = read(env, ENV.sslRootCert);
+  if (file !== undefined && (ssl === 'disable' || ssl === 'require')) {
+    throw new ConfigError(
+      ENV.sslRootCert,
+      `is only used to check certificates: set ${ENV.ssl} to verify-ca or verify-full (it is ${ssl})`,
+    );
+  }
+  return file;
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -152,7 +247,8 @@ export function parseGroupingLabels(raw: string, variable: string = ENV.pushgate
         `"${name}" is set by ${name === 'job' ? ENV.pushgatewayJob : ENV.pushgatewayInstance}`,
       );
     }
-    if (name in labels) throw new ConfigError(variable, `label "${name}" is given twice`);
+    if (Object.hasOwn(labels, name))
+      throw new ConfigError(variable, `label "${name}" is given twice`);
     labels[name] = value;
   }
   return labels;
@@ -198,6 +294,73 @@ function pushgatewayUrl(env: Env): URL {
 }
 
 /**
+ * Basic auth (PUSHGATEWAY_USERNAME + PUSHGATEWAY_PASSWORD, both or neither) or
+ * a bearer token, never both, and never next to `user:password@` in the URL.
+ * No message holds a password or token.
+ */
+function pushgatewayAuth(env: Env, url: URL): PushgatewayAuth | undefined {
+  const username = read(env, ENV.pushgatewayUsername);
+  // Not trimmed, as POSTGRESQL_PASSWORD: spaces may be part of a password.
+  const rawPassword = env[ENV.pushgatewayPassword];
+  const password = rawPassword === '' ? undefined : rawPassword;
+  const token = read(env, ENV.pushgatewayBearerToken);
+  const inUrl = url.username !== '' || url.password !== '';
+  if (username !== undefined && password === undefined) {
+    throw new ConfigError(
+      ENV.pushgatewayPassword,
+      `is required when ${ENV.pushgatewayUsername} is set`,
+    );
+  }
+  if (password !== undefined && username === undefined) {
+    throw new ConfigError(
+      ENV.pushgatewayUsername,
+      `is required when ${ENV.pushgatewayPassword} is set`,
+    );
+  }
+  if (token !== undefined && (username !== undefined || inUrl)) {
+    const basic =
+      username !== undefined
+        ? `${ENV.pushgatewayUsername}/${ENV.pushgatewayPassword}`
+        : `user:password@ in ${ENV.pushgatewayUrl}`;
+    throw new ConfigError(
+      ENV.pushgatewayBearerToken,
+      `cannot be used together with basic auth (${basic}): choose one`,
+    );
+  }
+  if (token !== undefined) {
+    // Visible ASCII only: anything else could not be sent in a header.
+    if (!/^[\x21-\x7e]+$/.test(token)) {
+      throw new ConfigError(ENV.pushgatewayBearerToken, 'must be printable ASCII without spaces');
+    }
+    return { kind: 'bearer', token };
+  }
+  if (username === undefined || password === undefined) return undefined;
+  if (inUrl) {
+    throw new ConfigError(
+      ENV.pushgatewayUrl,
+      `has user:password@ and ${ENV.pushgatewayUsername}/${ENV.pushgatewayPassword} ` +
+        'are set too: use one or the other',
+    );
+  }
+  if (username.includes(':')) {
+    throw new ConfigError(ENV.pushgatewayUsername, 'must not contain ":" (basic auth)');
+  }
+  return { kind: 'basic', username, password };
+}
+
+/** The CA file is only for an https URL; it is read by push(), not here (no I/O). */
+function pushgatewayCaFile(env: Env, url: URL): string | undefined {
+  const caFile = read(env, ENV.pushgatewayCaFile);
+  if (caFile !== undefined && url.protocol !== 'https:') {
+    throw new ConfigError(
+      ENV.pushgatewayCaFile,
+      `needs an https ${ENV.pushgatewayUrl}, got ${url.protocol.slice(0, -1)}`,
+    );
+  }
+  return caFile;
+}
+
+/**
  * Reads the whole configuration from the environment. Pure: no I/O. Throws a
  * ConfigError naming the first variable that is malformed or missing.
  */
@@ -219,9 +382,12 @@ export function loadConfig(env: Env): Config {
       }
     }
   }
-  const ssl = read(env, ENV.ssl);
+  const rawSsl = read(env, ENV.ssl);
+  const ssl = rawSsl === undefined ? undefined : parseSslMode(rawSsl);
+  const host = read(env, ENV.host);
   const labels = read(env, ENV.pushgatewayLabels);
   const job = read(env, ENV.pushgatewayJob) ?? DEFAULTS.pushgatewayJob;
+  const pushUrl = pushgatewayUrl(env);
 
   const enable = collectorNames(env, ENV.collectorsEnable);
   const disable = collectorNames(env, ENV.collectorsDisable);
@@ -232,12 +398,14 @@ export function loadConfig(env: Env): Config {
 
   return {
     postgres: {
-      host: read(env, ENV.host),
+      host,
       port: integer(env, ENV.port, 1, 65_535),
       database: read(env, ENV.database),
       username,
       password,
-      ssl: ssl === undefined ? undefined : parseSslMode(ssl),
+      ssl,
+      sslRootCert: sslRootCert(env, ssl),
+      iamAuth: iamAuth(env, host, ssl, password, secretId),
       secretId,
       connectTimeoutMs:
         integer(env, ENV.connectTimeoutMs, 100, 900_000) ?? DEFAULTS.connectTimeoutMs,
@@ -246,12 +414,14 @@ export function loadConfig(env: Env): Config {
       applicationName: read(env, ENV.applicationName) ?? DEFAULTS.applicationName,
     },
     pushgateway: {
-      url: pushgatewayUrl(env),
+      url: pushUrl,
       job,
       instance: read(env, ENV.pushgatewayInstance),
       labels: parseGroupingLabels(labels ?? DEFAULTS.pushgatewayLabels),
       timeoutMs:
         integer(env, ENV.pushgatewayTimeoutMs, 100, 900_000) ?? DEFAULTS.pushgatewayTimeoutMs,
+      auth: pushgatewayAuth(env, pushUrl),
+      caFile: pushgatewayCaFile(env, pushUrl),
     },
     collectors: {
       enable,
@@ -280,6 +450,8 @@ export interface PostgresTarget {
   readonly user: string;
   readonly password: string | undefined;
   readonly ssl: SslMode;
+  /** PEM file of the trusted CAs (POSTGRESQL_SSL_ROOT_CERT), for verify-ca/verify-full. */
+  readonly sslRootCert?: string;
 }
 
 /**
@@ -296,5 +468,6 @@ export function resolveTarget(pg: PostgresConfig, secret?: DatabaseSecret): Post
     user: secret?.username ?? pg.username ?? DEFAULTS.username,
     password: secret?.password ?? pg.password,
     ssl: pg.ssl ?? defaultSslMode(host),
+    ...(pg.sslRootCert === undefined ? {} : { sslRootCert: pg.sslRootCert }),
   };
 }

@@ -234,7 +234,7 @@ export function customQueryCollector(query: CustomQuery): Collector {
       const first = rows[0];
       if (first !== undefined) {
         for (const column of [...query.labels, ...query.metrics.map((m) => m.column)]) {
-          if (!(column in first))
+          if (!Object.hasOwn(first, column))
             throw new Error(`column "${column}" is not in the query's result`);
         }
       }

@@ -1,5 +1,10 @@
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import tls from 'node:tls';
 import pg from 'pg';
-import type { PostgresTarget, SslMode } from './config.js';
+import { ENV, type PostgresTarget } from './config.js';
+import { ConfigError, errorMessage } from './errors.js';
 
 /** What a collector may do with the database: run read-only queries. */
 export interface Queryable {
@@ -16,19 +21,84 @@ export interface ConnectOptions {
   readonly connectTimeoutMs: number;
   readonly statementTimeoutMs: number;
   readonly applicationName: string;
+  /** Epoch ms by which connecting and every query must be done (the run's budget). */
+  readonly deadline?: number;
 }
 
-function tlsOptions(mode: SslMode): pg.ClientConfig['ssl'] {
-  switch (mode) {
+/** The client gives a statement this much longer than statement_timeout before it drops the connection. */
+const CLIENT_GRACE_MS = 1_000;
+
+/** CA bundles already read, by absolute path: each is read once per container. */
+const rootCerts = new Map<string, string[]>();
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/**
+ * The certificates of POSTGRESQL_SSL_ROOT_CERT, a PEM bundle (e.g. RDS's
+ * global-bundle.pem). A relative path is taken from the function's root
+ * (LAMBDA_TASK_ROOT on Lambda, else the working directory). A file that cannot
+ * be read or holds no valid certificate is a ConfigError naming the variable
+ * and the path.
+ */
+export function loadRootCerts(file: string): string[] {
+  const full = path.resolve(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
+  const cached = rootCerts.get(full);
+  if (cached !== undefined) return cached;
+  const where = full === file ? file : `${file} (${full})`;
+  let text: string;
+  try {
+    text = fs.readFileSync(full, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new ConfigError(
+      ENV.sslRootCert,
+      `cannot read ${where}: ${typeof code === 'string' ? code : errorMessage(error)}`,
+    );
+  }
+  const certificates = text.match(PEM_CERTIFICATE) ?? [];
+  if (certificates.length === 0) {
+    throw new ConfigError(
+      ENV.sslRootCert,
+      `${where} is not a PEM bundle: no "-----BEGIN CERTIFICATE-----" block`,
+    );
+  }
+  certificates.forEach((pem, index) => {
+    try {
+      new X509Certificate(pem);
+    } catch (error) {
+      throw new ConfigError(
+        ENV.sslRootCert,
+        `${where}: certificate ${index + 1} of ${certificates.length} is not valid: ${errorMessage(error)}`,
+      );
+    }
+  });
+  rootCerts.set(full, certificates);
+  return certificates;
+}
+
+/**
+ * libpq's sslmode with Node's TLS: require encrypts only; verify-ca checks the
+ * chain against POSTGRESQL_SSL_ROOT_CERT (else Node's trusted CAs); verify-full
+ * also checks that the certificate names the configured host.
+ */
+function tlsOptions(target: PostgresTarget): pg.ClientConfig['ssl'] {
+  const ca = () =>
+    target.sslRootCert === undefined ? {} : { ca: loadRootCerts(target.sslRootCert) };
+  switch (target.ssl) {
     case 'disable':
       return false;
     case 'require':
       return { rejectUnauthorized: false };
     case 'verify-ca':
       // Chain checked, host name not.
-      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+      return { rejectUnauthorized: true, ...ca(), checkServerIdentity: () => undefined };
     case 'verify-full':
-      return { rejectUnauthorized: true };
+      return {
+        rejectUnauthorized: true,
+        ...ca(),
+        checkServerIdentity: (_servername: string, cert: tls.PeerCertificate) =>
+          tls.checkServerIdentity(target.host, cert),
+      };
   }
 }
 
@@ -42,36 +112,53 @@ const CLOSE_TIMEOUT_MS = 1_000;
  * second on the client.
  */
 export async function connect(target: PostgresTarget, options: ConnectOptions): Promise<Database> {
+  const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+  const left = (wanted: number) => Math.max(1, Math.min(wanted, deadline - Date.now()));
+  const statementTimeoutMs = left(options.statementTimeoutMs);
   const client = new pg.Client({
     host: target.host,
     port: target.port,
     database: target.database,
     user: target.user,
     ...(target.password === undefined ? {} : { password: target.password }),
-    ssl: tlsOptions(target.ssl),
+    ssl: tlsOptions(target),
     application_name: options.applicationName,
-    connectionTimeoutMillis: options.connectTimeoutMs,
-    statement_timeout: options.statementTimeoutMs,
-    query_timeout: options.statementTimeoutMs + 1_000,
+    connectionTimeoutMillis: left(options.connectTimeoutMs),
+    statement_timeout: statementTimeoutMs,
     keepAlive: true,
   });
   // A connection lost between queries is reported as an 'error' event; without a
   // listener it would crash the process. The next query fails and says why.
   client.on('error', () => undefined);
 
+  /**
+   * A query bounded on both sides: statement_timeout on the server and, in case
+   * the server stops answering (paused, network gone), a timer on the client
+   * that drops the connection. Neither outlasts the deadline.
+   */
+  const query = async <Row>(sql: string): Promise<Row[]> => {
+    const limitMs = left(statementTimeoutMs + CLIENT_GRACE_MS);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        destroySocket(client);
+        reject(new Error(`no answer from PostgreSQL within ${limitMs} ms; connection dropped`));
+      }, limitMs);
+    });
+    try {
+      const res = await Promise.race([client.query(sql), timedOut]);
+      return res.rows as Row[];
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   try {
     await client.connect();
-    const result = await client.query<{ server_version_num: string }>('SHOW server_version_num');
-    const serverVersion = Number(result.rows[0]?.server_version_num);
+    const rows = await query<{ server_version_num: string }>('SHOW server_version_num');
+    const serverVersion = Number(rows[0]?.server_version_num);
     if (!Number.isInteger(serverVersion)) throw new Error('server did not report its version');
-    return {
-      serverVersion,
-      async query<Row>(sql: string) {
-        const res = await client.query(sql);
-        return res.rows as Row[];
-      },
-      close: () => closeClient(client),
-    };
+    return { serverVersion, query, close: () => closeClient(client) };
   } catch (error) {
     await closeClient(client);
     throw error;

@@ -1,6 +1,10 @@
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { PushError, errorMessage } from './errors.js';
+import { ENV, type PushgatewayAuth } from './config.js';
+import { ConfigError, PushError, errorMessage } from './errors.js';
+import { redact } from './logger.js';
 
 /** The text exposition format's content type, as the Pushgateway expects it. */
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -40,6 +44,86 @@ export function displayUrl(url: URL): string {
   return shown.href;
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** PUSHGATEWAY_CA_FILE's certificates by path: read once, kept for warm invocations. */
+const caCache = new Map<string, readonly string[]>();
+
+/**
+ * The PEM certificates of a CA file, read on first use (config loading does no
+ * I/O) and cached. A ConfigError naming PUSHGATEWAY_CA_FILE and the path when
+ * the file cannot be read or holds no valid PEM certificate.
+ */
+export function caCertificates(file: string): readonly string[] {
+  const cached = caCache.get(file);
+  if (cached !== undefined) return cached;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    // Node's message repeats the path ("ENOENT: no such file or directory, open '<path>'").
+    const reason = errorMessage(error).replace(/, open '.*'$/, '');
+    throw new ConfigError(ENV.pushgatewayCaFile, `cannot read ${file}: ${reason}`);
+  }
+  const certificates = text.match(PEM_CERTIFICATE) ?? [];
+  if (certificates.length === 0) {
+    throw new ConfigError(
+      ENV.pushgatewayCaFile,
+      `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
+    );
+  }
+  certificates.forEach((pem, index) => {
+    try {
+      new X509Certificate(pem);
+    } catch (error) {
+      throw new ConfigError(
+        ENV.pushgatewayCaFile,
+        `certificate ${index + 1} of ${file} is not a valid PEM certificate: ${errorMessage(error)}`,
+      );
+    }
+  });
+  caCache.set(file, certificates);
+  return certificates;
+}
+
+/** Node's codes for a server certificate that was not accepted. */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function code(error: unknown): string | undefined {
+  const value = (error as { code?: unknown } | null)?.code;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Whether a push failed because the Pushgateway's TLS certificate was not
+ * accepted (untrusted CA, wrong host name, expired): another attempt would
+ * fail the same way.
+ */
+export function isCertificateError(error: unknown): boolean {
+  const cause = error instanceof PushError ? error.cause : error;
+  const found = code(cause);
+  return found !== undefined && CERTIFICATE_CODES.has(found);
+}
+
 export interface PushRequest {
   readonly url: URL;
   readonly job: string;
@@ -47,30 +131,121 @@ export interface PushRequest {
   readonly body: string;
   /** Deadline for the whole request, from connect to the last byte of the answer. */
   readonly timeoutMs: number;
+  /**
+   * Basic auth or bearer token (config.pushgateway.auth). Without it,
+   * `user:password@` of `url`, if any, is sent as basic auth.
+   */
+  readonly auth?: PushgatewayAuth | undefined;
+  /**
+   * PEM file of the CAs to trust for an https `url` (config.pushgateway.caFile),
+   * instead of Node's default CAs, as curl's --cacert. Read once, on first use.
+   */
+  readonly caFile?: string | undefined;
+}
+
+/**
+ * A percent-decoded URL user name or password. A `%` not followed by a valid
+ * escape stays as written (URL's setters do not encode `%`).
+ */
+function decoded(part: string): string {
+  return part.replace(/(?:%[0-9A-Fa-f]{2})+/g, (escaped) => {
+    try {
+      return decodeURIComponent(escaped);
+    } catch {
+      return escaped;
+    }
+  });
+}
+
+/** The Authorization header, and what it is, for error messages. */
+function credentials(request: PushRequest): { header?: string; what: string } {
+  const { auth, url } = request;
+  if (auth?.kind === 'bearer') {
+    return { header: `Bearer ${auth.token}`, what: 'the bearer token was refused' };
+  }
+  let user: string;
+  let pass: string;
+  if (auth?.kind === 'basic') {
+    user = auth.username;
+    pass = auth.password;
+  } else if (url.username !== '' || url.password !== '') {
+    user = decoded(url.username);
+    pass = decoded(url.password);
+  } else {
+    return {
+      what:
+        `no credentials were sent (set ${ENV.pushgatewayUsername}/${ENV.pushgatewayPassword} ` +
+        `or ${ENV.pushgatewayBearerToken})`,
+    };
+  }
+  return {
+    header: `Basic ${Buffer.from(`${user}:${pass}`, 'utf8').toString('base64')}`,
+    what: 'the basic auth credentials were refused',
+  };
+}
+
+/** Secrets of a request, kept out of error messages. */
+function secretsOf(request: PushRequest): string[] {
+  const { auth, url } = request;
+  const secrets = [decoded(url.password)];
+  if (auth?.kind === 'basic') secrets.push(auth.password);
+  if (auth?.kind === 'bearer') secrets.push(auth.token);
+  return secrets.filter((s) => s !== '');
+}
+
+/** A network or TLS error, with what to do about a certificate that was not accepted. */
+function networkReason(error: unknown, caFile: string | undefined): string {
+  const message = errorMessage(error);
+  const found = code(error);
+  if (isCertificateError(error)) {
+    const trusted =
+      caFile === undefined
+        ? `trusting Node's default CAs (set ${ENV.pushgatewayCaFile} for a private CA)`
+        : `trusting only the CAs of ${ENV.pushgatewayCaFile}=${caFile}`;
+    return `TLS certificate not accepted: ${message} (${found}); ${trusted}`;
+  }
+  if (found === 'ERR_SSL_WRONG_VERSION_NUMBER' || found === 'EPROTO') {
+    return `${message} (does it serve plain http rather than https?)`;
+  }
+  return message === '' && found !== undefined ? found : message;
+}
+
+/** TLS options of a request; a ConfigError when its CA file is unusable. */
+function tlsOptions(request: PushRequest, where: string): https.RequestOptions {
+  if (request.url.protocol !== 'https:') {
+    if (request.caFile === undefined) return {};
+    throw new ConfigError(ENV.pushgatewayCaFile, `needs an https Pushgateway URL, got ${where}`);
+  }
+  return {
+    // Explicitly on, so that even NODE_TLS_REJECT_UNAUTHORIZED=0 cannot turn it off.
+    rejectUnauthorized: true,
+    ...(request.caFile === undefined ? {} : { ca: [...caCertificates(request.caFile)] }),
+  };
 }
 
 /**
  * Replaces the group (HTTP PUT) with `body`. Resolves with the HTTP status on
- * a 2xx answer; rejects with a PushError naming the Pushgateway otherwise.
+ * a 2xx answer; rejects with a PushError naming the Pushgateway otherwise
+ * (no credentials in it), or with a ConfigError when `caFile` is unusable.
+ * An https server's certificate is always verified.
  */
 export function push(request: PushRequest): Promise<number> {
   const url = groupingUrl(request.url, request.job, request.labels);
   const where = displayUrl(request.url);
   const target = new URL(displayUrl(url));
-  const transport = url.protocol === 'https:' ? https : http;
+  const secure = url.protocol === 'https:';
   const body = Buffer.from(request.body, 'utf8');
   const headers: http.OutgoingHttpHeaders = {
     'content-type': EXPOSITION_CONTENT_TYPE,
     'content-length': body.length,
   };
-  if (url.username !== '' || url.password !== '') {
-    const user = decodeURIComponent(url.username);
-    const pass = decodeURIComponent(url.password);
-    headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-  }
+  const { header, what } = credentials(request);
+  if (header !== undefined) headers.authorization = header;
 
   return new Promise((resolve, reject) => {
-    const req = transport.request(target, { method: 'PUT', headers });
+    // Throws (so rejects) a ConfigError when the CA file is unusable, before connecting.
+    const options = { method: 'PUT', headers, ...tlsOptions(request, where) };
+    const req = secure ? https.request(target, options) : http.request(target, options);
     const timer = setTimeout(() => {
       req.destroy(new Error(`no answer within ${request.timeoutMs} ms`));
     }, request.timeoutMs);
@@ -79,9 +254,11 @@ export function push(request: PushRequest): Promise<number> {
       reject(
         error instanceof PushError
           ? error
-          : new PushError(`push to Pushgateway ${where} failed: ${errorMessage(error)}`, status, {
-              cause: error,
-            }),
+          : new PushError(
+              `push to Pushgateway ${where} failed: ${networkReason(error, request.caFile)}`,
+              status,
+              { cause: error },
+            ),
       );
     };
     req.on('error', fail);
@@ -96,10 +273,13 @@ export function push(request: PushRequest): Promise<number> {
           resolve(status);
           return;
         }
-        const answer = Buffer.concat(chunks).toString('utf8').trim().slice(0, 500);
+        const text = Buffer.concat(chunks).toString('utf8').trim().slice(0, 500);
+        const answer = redact(text, secretsOf(request));
+        const reason =
+          status === 401 ? ` (unauthorized: ${what})` : status === 403 ? ' (forbidden)' : '';
         fail(
           new PushError(
-            `Pushgateway ${where} answered HTTP ${status}${answer === '' ? '' : `: ${answer}`}`,
+            `Pushgateway ${where} answered HTTP ${status}${reason}${answer === '' ? '' : `: ${answer}`}`,
             status,
           ),
         );

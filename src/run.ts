@@ -15,10 +15,12 @@ import {
   type PushgatewayConfig,
 } from './config.js';
 import { connect, type Database } from './db.js';
-import { ConfigError, errorMessage } from './errors.js';
+import { budget, DEFAULT_BUDGET_MS, retry, within } from './budget.js';
+import { ConfigError, PushError, errorMessage } from './errors.js';
+import { iamPassword } from './iam.js';
 import { CustomQueriesError, loadCustomQueries } from './custom_queries.js';
 import { jsonLogger, redact, type Logger } from './logger.js';
-import { displayUrl, push } from './pushgateway.js';
+import { displayUrl, isCertificateError, push } from './pushgateway.js';
 import { secretsManagerSource, type SecretSource } from './secrets.js';
 
 export interface CollectorOutcome {
@@ -50,6 +52,11 @@ export interface RunDependencies {
   readonly secrets?: SecretSource;
   readonly collectors?: readonly Collector[];
   readonly log?: Logger;
+  /**
+   * Epoch ms by which the run must end; on Lambda from the invocation's
+   * remaining time. Default: DEFAULT_BUDGET_MS from now.
+   */
+  readonly deadline?: number;
 }
 
 const ms = (start: number) => Math.round((performance.now() - start) * 10) / 10;
@@ -66,6 +73,52 @@ function describe(error: unknown): string {
   return typeof code === 'string' ? code : 'unknown error';
 }
 
+/** How long reading the secret may take at most (the SDK retries throttling inside it). */
+const SECRET_TIMEOUT_MS = 5_000;
+
+/** A push failure that another attempt may get past: no answer, 5xx, or 429; not a bad certificate. */
+function retryablePush(error: unknown): boolean {
+  // A certificate refused now is refused on every attempt.
+  if (!(error instanceof PushError) || isCertificateError(error)) return false;
+  return error.status === undefined || error.status >= 500 || error.status === 429;
+}
+
+/**
+ * Whether the `instance` grouping label can be had without the secret (so a
+ * secret failure can still be pushed as postgresql_up 0): PUSHGATEWAY_INSTANCE
+ * or POSTGRESQL_HOST is set.
+ */
+function groupKnownWithoutSecret(config: Config): boolean {
+  return config.pushgateway.instance !== undefined || config.postgres.host !== undefined;
+}
+
+/** Node's codes for a certificate chain it could not verify. */
+const UNTRUSTED_CHAIN = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+
+/** What to do about an untrusted server certificate, when no CA bundle is configured. */
+function tlsHint(error: unknown, target: PostgresTarget): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !UNTRUSTED_CHAIN.has(code) || target.sslRootCert !== undefined) {
+    return '';
+  }
+  return ` (set ${ENV.sslRootCert} to the server's CA bundle, e.g. the RDS global bundle; see README, Security)`;
+}
+
+/** The Pushgateway credentials, kept out of every log line. */
+function pushgatewaySecrets(config: Config): string[] {
+  const { auth, url } = config.pushgateway;
+  const secrets = [decodeURIComponent(url.password)];
+  if (auth?.kind === 'basic') secrets.push(auth.password);
+  if (auth?.kind === 'bearer') secrets.push(auth.token);
+  return secrets.filter((secret) => secret !== '');
+}
+
 /** PostgreSQL's SQLSTATE for a refused password. */
 const INVALID_PASSWORD = '28P01';
 
@@ -73,6 +126,7 @@ async function runCollectors(
   db: Database,
   collectors: readonly Collector[],
   options: CollectorOptions,
+  collectDeadline: number,
   redactText: (text: string) => string,
 ): Promise<{ outcomes: CollectorOutcome[]; registries: Registry[] }> {
   const outcomes: CollectorOutcome[] = [];
@@ -85,6 +139,9 @@ async function runCollectors(
     // a collector that fails half-way pushes nothing rather than half a family.
     const registry = new Registry();
     try {
+      if (Date.now() >= collectDeadline) {
+        throw new Error('not run: the time budget for collecting was used up');
+      }
       await collector.collect({ db, serverVersion: db.serverVersion, registry, options });
       const names = registry.getMetricsAsArray().map((m) => m.name);
       const taken = names.find((name) => owners.has(name));
@@ -137,29 +194,48 @@ export interface Gathered {
 export async function gather(config: Config, deps: RunDependencies = {}): Promise<Gathered> {
   const started = performance.now();
   const { postgres } = config;
+  const { collectDeadline } = budget(
+    deps.deadline ?? Date.now() + DEFAULT_BUDGET_MS,
+    config.pushgateway.timeoutMs,
+  );
   const collectors = deps.collectors ?? collectorsFor(config);
   const options = { statementsLimit: config.collectors.statementsLimit };
   const secrets = deps.secrets ?? secretsManagerSource();
   const hide: (string | undefined)[] = [postgres.password];
   let secret: DatabaseSecret | undefined;
+  let downReason: string | undefined;
   if (postgres.secretId !== undefined) {
     try {
-      secret = await secrets.get(postgres.secretId);
+      secret = await secrets.get(postgres.secretId, {
+        timeoutMs: within(SECRET_TIMEOUT_MS, collectDeadline),
+      });
     } catch (error) {
-      (deps.log ?? jsonLogger(() => hide)).error('secret error', { error: describe(error) });
-      throw error;
+      // Without the secret there is no connection. If the group is known without
+      // it, that is pushed as postgresql_up 0; if not, nothing can be pushed.
+      if (!groupKnownWithoutSecret(config)) {
+        (deps.log ?? jsonLogger(() => hide)).error('secret error', { error: describe(error) });
+        throw error;
+      }
+      downReason = describe(error);
     }
   }
-  const target = resolveTarget(postgres, secret);
+  let target = resolveTarget(postgres, secret);
   hide.push(target.password);
   const redactText = (text: string) => redact(text, hide);
 
   let db: Database | undefined;
-  let downReason: string | undefined;
   try {
-    db = await connect(target, postgres);
+    if (downReason !== undefined) throw new Error(downReason);
+    if (postgres.iamAuth !== undefined) {
+      // A fresh IAM auth token per run (they live 15 minutes); a secret like a password.
+      target = { ...target, password: await iamPassword(target, postgres.iamAuth.region) };
+      hide.push(target.password);
+    }
+    db = await connect(target, { ...postgres, deadline: collectDeadline });
   } catch (error) {
-    downReason = redactText(describe(error));
+    // An unusable CA file is a configuration error: fail, naming the variable.
+    if (error instanceof ConfigError) throw error;
+    downReason = redactText(describe(error)) + tlsHint(error, target);
     const code = (error as { code?: unknown } | null)?.code;
     // A rotated secret: fetch it afresh on the next run.
     if (code === INVALID_PASSWORD && postgres.secretId !== undefined) {
@@ -178,7 +254,7 @@ export async function gather(config: Config, deps: RunDependencies = {}): Promis
     skipped = collectors.filter((c) => !supports(c, version)).map((c) => c.name);
     try {
       const runnable = collectors.filter((c) => supports(c, version));
-      const result = await runCollectors(db, runnable, options, redactText);
+      const result = await runCollectors(db, runnable, options, collectDeadline, redactText);
       outcomes = result.outcomes;
       registries.push(...result.registries);
     } finally {
@@ -213,8 +289,9 @@ export function instanceLabel(pushgateway: PushgatewayConfig, target: PostgresTa
 export async function runOnce(config: Config, deps: RunDependencies = {}): Promise<RunSummary> {
   const started = performance.now();
   const { pushgateway } = config;
-  const gathered = await gather(config, deps);
-  const log = deps.log ?? jsonLogger(() => gathered.secrets);
+  const deadline = deps.deadline ?? Date.now() + DEFAULT_BUDGET_MS;
+  const gathered = await gather(config, { ...deps, deadline });
+  const log = deps.log ?? jsonLogger(() => [...gathered.secrets, ...pushgatewaySecrets(config)]);
   const instance = instanceLabel(pushgateway, gathered.target);
   const summaryBase = {
     up: gathered.up,
@@ -231,13 +308,21 @@ export async function runOnce(config: Config, deps: RunDependencies = {}): Promi
   };
 
   try {
-    await push({
-      url: pushgateway.url,
-      job: pushgateway.job,
-      labels: { instance, ...pushgateway.labels },
-      body: gathered.body,
-      timeoutMs: pushgateway.timeoutMs,
-    });
+    // Connection errors, timeouts and 5xx are retried while the budget lasts;
+    // a 4xx (a refused request) would be refused again.
+    await retry(
+      (timeoutMs) =>
+        push({
+          url: pushgateway.url,
+          job: pushgateway.job,
+          labels: { instance, ...pushgateway.labels },
+          body: gathered.body,
+          timeoutMs: Math.min(pushgateway.timeoutMs, timeoutMs),
+          auth: pushgateway.auth,
+          caFile: pushgateway.caFile,
+        }),
+      { deadline, retryable: retryablePush },
+    );
   } catch (error) {
     log.error('push failed', { ...summaryBase, durationMs: ms(started), error: describe(error) });
     throw error;

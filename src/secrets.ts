@@ -44,8 +44,24 @@ export function parseDatabaseSecret(secretId: string, text: string): DatabaseSec
   };
 }
 
+/** `promise`, or a rejection after `ms`. */
+async function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`no answer within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface SecretSource {
-  get(secretId: string): Promise<DatabaseSecret>;
+  /** The secret; gives up after `timeoutMs` (default: the SDK's own). */
+  get(secretId: string, options?: { readonly timeoutMs?: number }): Promise<DatabaseSecret>;
   /** Forget a cached secret, e.g. after the database refused its password (rotation). */
   invalidate(secretId: string): void;
 }
@@ -67,13 +83,18 @@ export function secretsManagerSource(options: SecretsManagerSourceOptions = {}):
   const cache = new Map<string, { secret: DatabaseSecret; expires: number }>();
 
   return {
-    async get(secretId) {
+    async get(secretId, { timeoutMs } = {}) {
       const hit = cache.get(secretId);
       if (hit !== undefined && hit.expires > now()) return hit.secret;
       client ??= new SecretsManagerClient({});
       let text: string | undefined;
       try {
-        const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+        const request = client.send(
+          new GetSecretValueCommand({ SecretId: secretId }),
+          timeoutMs === undefined ? {} : { abortSignal: AbortSignal.timeout(timeoutMs) },
+        );
+        // The abort signal cancels the SDK's request; the timer bounds the wait anyway.
+        const out = timeoutMs === undefined ? await request : await bounded(request, timeoutMs);
         text = out.SecretString;
       } catch (error) {
         throw new SecretError(`could not read secret ${secretId}: ${errorMessage(error)}`, {

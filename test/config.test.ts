@@ -170,7 +170,112 @@ describe('parseSslMode', () => {
     expect(defaultSslMode('localhost')).toBe('disable');
     expect(defaultSslMode('127.0.0.1')).toBe('disable');
     expect(defaultSslMode('::1')).toBe('disable');
-    expect(defaultSslMode('mydb.abc.eu-west-1.rds.amazonaws.com')).toBe('require');
+    expect(defaultSslMode('mydb.abc.eu-west-1.rds.amazonaws.com')).toBe('verify-full');
+    expect(defaultSslMode('10.0.0.5')).toBe('verify-full');
+  });
+
+  it('checks the certificate of a remote host unless told otherwise; true keeps meaning require', () => {
+    const remote = { ...base, POSTGRESQL_HOST: 'db.example.com' };
+    expect(resolveTarget(loadConfig(remote).postgres).ssl).toBe('verify-full');
+    expect(resolveTarget(loadConfig({ ...remote, POSTGRESQL_SSL: 'true' }).postgres).ssl).toBe(
+      'require',
+    );
+    expect(resolveTarget(loadConfig({ ...remote, POSTGRESQL_SSL: 'false' }).postgres).ssl).toBe(
+      'disable',
+    );
+  });
+});
+
+describe('POSTGRESQL_SSL_ROOT_CERT', () => {
+  it('is unset by default: Node trusted CAs', () => {
+    const config = loadConfig(base);
+    expect(config.postgres.sslRootCert).toBeUndefined();
+    expect(resolveTarget(config.postgres)).not.toHaveProperty('sslRootCert');
+  });
+
+  it('is passed to the target as given, without reading it (loadConfig does no I/O)', () => {
+    const config = loadConfig({
+      ...base,
+      POSTGRESQL_HOST: 'db.example.com',
+      POSTGRESQL_SSL_ROOT_CERT: ' certs/no-such-file.pem ',
+    });
+    expect(resolveTarget(config.postgres)).toMatchObject({
+      ssl: 'verify-full',
+      sslRootCert: 'certs/no-such-file.pem',
+    });
+    expect(
+      resolveTarget(
+        loadConfig({ ...base, POSTGRESQL_SSL: 'verify-ca', POSTGRESQL_SSL_ROOT_CERT: '/ca.pem' })
+          .postgres,
+      ),
+    ).toMatchObject({ ssl: 'verify-ca', sslRootCert: '/ca.pem' });
+  });
+
+  it.each(['require', 'true', 'disable'])('is refused with POSTGRESQL_SSL=%s', (ssl) => {
+    const error = configError({
+      ...base,
+      POSTGRESQL_SSL: ssl,
+      POSTGRESQL_SSL_ROOT_CERT: 'certs/ca.pem',
+    });
+    expect(error.variable).toBe('POSTGRESQL_SSL_ROOT_CERT');
+    expect(error.message).toMatch(/set POSTGRESQL_SSL to verify-ca or verify-full/);
+  });
+});
+
+describe('POSTGRESQL_IAM_AUTH', () => {
+  const rds = {
+    ...base,
+    POSTGRESQL_HOST: 'mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com',
+    POSTGRESQL_USERNAME: 'monitor',
+    POSTGRESQL_IAM_AUTH: 'true',
+    AWS_REGION: 'eu-west-1',
+  };
+
+  it('is off by default, and off for false', () => {
+    expect(loadConfig(base).postgres.iamAuth).toBeUndefined();
+    expect(loadConfig({ ...rds, POSTGRESQL_IAM_AUTH: 'false' }).postgres.iamAuth).toBeUndefined();
+    expect(loadConfig({ ...rds, POSTGRESQL_IAM_AUTH: '' }).postgres.iamAuth).toBeUndefined();
+  });
+
+  it('takes the region from AWS_REGION; the password stays unset (the run makes a token)', () => {
+    const config = loadConfig(rds);
+    expect(config.postgres.iamAuth).toEqual({ region: 'eu-west-1' });
+    expect(resolveTarget(config.postgres)).toMatchObject({
+      user: 'monitor',
+      password: undefined,
+      ssl: 'verify-full',
+    });
+    expect(loadConfig({ ...rds, POSTGRESQL_SSL: 'require' }).postgres.iamAuth).toEqual({
+      region: 'eu-west-1',
+    });
+  });
+
+  it.each([
+    ['AWS_REGION', { AWS_REGION: undefined }, /is required with POSTGRESQL_IAM_AUTH/],
+    ['AWS_REGION', { AWS_REGION: ' ' }, /is required with POSTGRESQL_IAM_AUTH/],
+    ['POSTGRESQL_SSL', { POSTGRESQL_SSL: 'disable' }, /POSTGRESQL_IAM_AUTH needs TLS/],
+    ['POSTGRESQL_SSL', { POSTGRESQL_SSL: 'false' }, /POSTGRESQL_IAM_AUTH needs TLS/],
+    [
+      'POSTGRESQL_SSL',
+      { POSTGRESQL_HOST: 'localhost' },
+      /needs TLS: .*\(the default for host localhost is disable\)/,
+    ],
+    [
+      'POSTGRESQL_PASSWORD',
+      { POSTGRESQL_PASSWORD: 'Sup3r$ecret-pw' },
+      /cannot be set together with POSTGRESQL_IAM_AUTH/,
+    ],
+    [
+      'POSTGRESQL_SECRET_ID',
+      { POSTGRESQL_SECRET_ID: 'db', POSTGRESQL_USERNAME: undefined },
+      /cannot be set together with POSTGRESQL_IAM_AUTH/,
+    ],
+    ['POSTGRESQL_IAM_AUTH', { POSTGRESQL_IAM_AUTH: 'maybe' }, /must be true or false/],
+  ] as const)('refuses %s: %j', (variable, change, message) => {
+    const error = configError({ ...rds, ...change });
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain('Sup3r$ecret-pw');
   });
 });
 
@@ -192,7 +297,7 @@ describe('resolveTarget', () => {
       database: 'sd',
       user: 'su',
       password: 'sp',
-      ssl: 'require',
+      ssl: 'verify-full',
     });
   });
 
@@ -259,5 +364,113 @@ describe('collector settings', () => {
   it('refuses a collector both enabled and disabled', () => {
     const error = configError({ ...base, COLLECTORS_ENABLE: 'lock', COLLECTORS_DISABLE: 'lock' });
     expect(error.message).toBe('COLLECTORS_DISABLE: "lock" is also in COLLECTORS_ENABLE');
+  });
+});
+
+describe('Pushgateway authentication and CA file', () => {
+  const https: Env = { PUSHGATEWAY_URL: 'https://gw.example.com:9091' };
+
+  it('has no credentials and no CA file by default', () => {
+    expect(loadConfig(base).pushgateway).toMatchObject({ auth: undefined, caFile: undefined });
+  });
+
+  it('reads basic auth (the password untrimmed) and the CA file, without reading the file', () => {
+    const config = loadConfig({
+      ...https,
+      PUSHGATEWAY_USERNAME: ' pusher ',
+      PUSHGATEWAY_PASSWORD: ' p@ss:word ',
+      PUSHGATEWAY_CA_FILE: ' /no/such/dir/ca.pem ',
+    });
+    expect(config.pushgateway.auth).toEqual({
+      kind: 'basic',
+      username: 'pusher',
+      password: ' p@ss:word ',
+    });
+    expect(config.pushgateway.caFile).toBe('/no/such/dir/ca.pem');
+  });
+
+  it('reads a bearer token', () => {
+    expect(
+      loadConfig({ ...https, PUSHGATEWAY_BEARER_TOKEN: ' abc.def-ghi_~+/= ' }).pushgateway.auth,
+    ).toEqual({ kind: 'bearer', token: 'abc.def-ghi_~+/=' });
+  });
+
+  it('treats blank values as unset', () => {
+    expect(
+      loadConfig({
+        ...base,
+        PUSHGATEWAY_USERNAME: ' ',
+        PUSHGATEWAY_PASSWORD: '',
+        PUSHGATEWAY_BEARER_TOKEN: '',
+        PUSHGATEWAY_CA_FILE: '',
+      }).pushgateway,
+    ).toMatchObject({ auth: undefined, caFile: undefined });
+  });
+
+  const password = 'Pw-s3cret!';
+  const token = 'tok-s3cret.value';
+  it.each([
+    [
+      'a user name alone',
+      { PUSHGATEWAY_USERNAME: 'u' },
+      'PUSHGATEWAY_PASSWORD',
+      /is required when PUSHGATEWAY_USERNAME is set/,
+    ],
+    [
+      'a password alone',
+      { PUSHGATEWAY_PASSWORD: password },
+      'PUSHGATEWAY_USERNAME',
+      /is required when PUSHGATEWAY_PASSWORD is set/,
+    ],
+    [
+      'basic auth in both the URL and the variables',
+      {
+        PUSHGATEWAY_URL: `https://u:${password}@gw:9091`,
+        PUSHGATEWAY_USERNAME: 'u',
+        PUSHGATEWAY_PASSWORD: password,
+      },
+      'PUSHGATEWAY_URL',
+      /has user:password@ and PUSHGATEWAY_USERNAME\/PUSHGATEWAY_PASSWORD are set too/,
+    ],
+    [
+      'a bearer token with basic auth',
+      {
+        PUSHGATEWAY_USERNAME: 'u',
+        PUSHGATEWAY_PASSWORD: password,
+        PUSHGATEWAY_BEARER_TOKEN: token,
+      },
+      'PUSHGATEWAY_BEARER_TOKEN',
+      /cannot be used together with basic auth \(PUSHGATEWAY_USERNAME\/PUSHGATEWAY_PASSWORD\)/,
+    ],
+    [
+      'a bearer token with user:password@ in the URL',
+      { PUSHGATEWAY_URL: `https://u:${password}@gw:9091`, PUSHGATEWAY_BEARER_TOKEN: token },
+      'PUSHGATEWAY_BEARER_TOKEN',
+      /cannot be used together with basic auth \(user:password@ in PUSHGATEWAY_URL\)/,
+    ],
+    [
+      'a bearer token with a space',
+      { PUSHGATEWAY_BEARER_TOKEN: `${token} x` },
+      'PUSHGATEWAY_BEARER_TOKEN',
+      /printable ASCII/,
+    ],
+    [
+      'a user name with a colon',
+      { PUSHGATEWAY_USERNAME: 'a:b', PUSHGATEWAY_PASSWORD: password },
+      'PUSHGATEWAY_USERNAME',
+      /must not contain ":"/,
+    ],
+    [
+      'a CA file for an http URL',
+      { PUSHGATEWAY_URL: 'http://gw:9091', PUSHGATEWAY_CA_FILE: 'ca.pem' },
+      'PUSHGATEWAY_CA_FILE',
+      /needs an https PUSHGATEWAY_URL, got http$/,
+    ],
+  ])('refuses %s, naming the variable and no secret', (_, env, variable, message) => {
+    const error = configError({ ...https, ...env });
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain(password);
+    expect(error.message).not.toContain(token);
   });
 });

@@ -111,6 +111,7 @@ describe('serverless package', () => {
     expectLeastPrivilege(statements);
     const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
     expect(env.POSTGRESQL_SECRET_ID).toBe('');
+    expect(env.POSTGRESQL_IAM_AUTH).toBe('');
     expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
     expect(zipBytes).toBeLessThan(1_500_000);
   });
@@ -178,6 +179,55 @@ describe('serverless package', () => {
     ).toBe(secretArn);
   });
 
+  it('with IAM auth: rds-db:connect on the one database user only, and POSTGRESQL_IAM_AUTH set', async () => {
+    const { fn, statements } = await packaged([], {
+      POSTGRESQL_IAM_AUTH: 'true',
+      POSTGRESQL_RDS_RESOURCE_ID: 'db-ABCDEFGHIJKLMNOPQRSTUVWXY1',
+      POSTGRESQL_USERNAME: 'exporter_monitor',
+      POSTGRESQL_HOST: 'mydb.abcdefghijkl.eu-west-1.rds.amazonaws.com',
+    });
+    const data = statements.filter((s) => !s.Action.every((a) => a.startsWith('logs:')));
+    expect(data).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['rds-db:connect'],
+        Resource: [
+          {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':rds-db:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1/exporter_monitor',
+              ],
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(JSON.stringify(data)).not.toContain('*');
+    const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+    expect(env.POSTGRESQL_IAM_AUTH).toBe('true');
+    expect(env.POSTGRESQL_PASSWORD).toBe('');
+  });
+
+  it("with IAM auth and no POSTGRESQL_USERNAME: scoped to the function's default user", async () => {
+    const { statements } = await packaged([
+      '--param',
+      'iamAuth=yes',
+      '--param',
+      'rdsDbResourceId=cluster-ABCDEFGHIJKLMNOPQRSTUVWXY1',
+    ]);
+    const connect = statements.find((s) => s.Action.includes('rds-db:connect'));
+    expect(JSON.stringify(connect?.Resource)).toContain(
+      ':dbuser:cluster-ABCDEFGHIJKLMNOPQRSTUVWXY1/postgres"',
+    );
+  });
+
   it('places the function in a VPC when subnets and security groups are given', async () => {
     const { fn, role } = await packaged([
       '--param',
@@ -215,6 +265,56 @@ describe('serverless package', () => {
       /needs both subnetIds and securityGroupIds/,
     ],
     ['too little memory', ['--param', 'memorySize=64'], {}, /memorySize must be MB from 128/],
+    [
+      'IAM auth without the resource id',
+      ['--param', 'iamAuth=true'],
+      {},
+      /iamAuth needs rdsDbResourceId \(POSTGRESQL_RDS_RESOURCE_ID\)/,
+    ],
+    [
+      'a wildcard resource id',
+      ['--param', 'iamAuth=true', '--param', 'rdsDbResourceId=db-*'],
+      {},
+      /rdsDbResourceId must be a resource id like db-/,
+    ],
+    [
+      'a database name as the resource id',
+      ['--param', 'iamAuth=true', '--param', 'rdsDbResourceId=mydb'],
+      {},
+      /rdsDbResourceId must be a resource id like db-/,
+    ],
+    [
+      'a wildcard user',
+      ['--param', 'iamAuth=true', '--param', 'rdsDbResourceId=db-ABC123'],
+      { POSTGRESQL_USERNAME: '*' },
+      /POSTGRESQL_USERNAME "\*" cannot name an IAM database user/,
+    ],
+    [
+      'a resource id without IAM auth',
+      ['--param', 'rdsDbResourceId=db-ABC123'],
+      {},
+      /rdsDbResourceId is only used with iamAuth=true/,
+    ],
+    [
+      'IAM auth without TLS',
+      ['--param', 'iamAuth=true', '--param', 'rdsDbResourceId=db-ABC123'],
+      { POSTGRESQL_SSL: 'disable' },
+      /iamAuth needs TLS/,
+    ],
+    [
+      'IAM auth with a secret',
+      [
+        '--param',
+        'iamAuth=true',
+        '--param',
+        'rdsDbResourceId=db-ABC123',
+        '--param',
+        'secretArn=arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf',
+      ],
+      {},
+      /iamAuth cannot be used with secretArn/,
+    ],
+    ['a malformed iamAuth', ['--param', 'iamAuth=maybe'], {}, /iamAuth must be true or false/],
   ] as const)('refuses %s with a clear message', async (_case, args, env, message) => {
     expect(await refused([...args], env)).toMatch(message);
   });

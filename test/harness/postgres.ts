@@ -24,6 +24,12 @@ export interface PostgresServer {
   readonly major: number;
   readonly dataDir: string;
   readonly pid: number;
+  /** SIGSTOP: the server keeps accepting TCP connections but answers nothing. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
+  /** Fast shutdown and start again on the same port and data (a restart mid-run). */
+  restart(): Promise<void>;
   /** A connected superuser client for test setup; the caller ends it. */
   client(database?: string): Promise<pg.Client>;
   stop(): Promise<void>;
@@ -91,6 +97,16 @@ function runAs(): RunAs {
     );
   }
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+/**
+ * Hands a file the server must read itself (e.g. an `ssl_key_file`, which
+ * PostgreSQL refuses when others can read it) to the user the server runs as:
+ * `postgres` when running as root; otherwise it is already the caller's.
+ */
+export function giveToServer(file: string): void {
+  const as = runAs();
+  if (as.uid !== undefined && as.gid !== undefined) fs.chownSync(file, as.uid, as.gid);
 }
 
 /**
@@ -186,14 +202,53 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
     };
     const args = ['-D', dataDir, '-p', String(port)];
     for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${value}`);
-    const log = fs.openSync(logFile, 'a');
-    if (as.uid !== undefined && as.gid !== undefined) fs.fchownSync(log, as.uid, as.gid);
-    child = spawn(path.join(binDir, 'postgres'), args, { ...as, stdio: ['ignore', log, log] });
-    fs.closeSync(log);
     let exited: string | undefined;
-    child.on('exit', (code, signal) => {
-      exited = `exited (code ${String(code)}, signal ${String(signal)})`;
-    });
+    const spawnServer = () => {
+      const log = fs.openSync(logFile, 'a');
+      if (as.uid !== undefined && as.gid !== undefined) fs.fchownSync(log, as.uid, as.gid);
+      const started = spawn(path.join(binDir, 'postgres'), args, {
+        ...as,
+        stdio: ['ignore', log, log],
+      });
+      fs.closeSync(log);
+      exited = undefined;
+      started.on('exit', (code, signal) => {
+        if (started === child) exited = `exited (code ${String(code)}, signal ${String(signal)})`;
+      });
+      return started;
+    };
+    child = spawnServer();
+
+    const connectAs = async (database = 'postgres') => {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port,
+        user: 'postgres',
+        password,
+        database,
+        connectionTimeoutMillis: 5_000,
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      return client;
+    };
+    const ready = async () => {
+      const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+      for (;;) {
+        if (exited !== undefined) throw new Error(`postgres ${exited}:\n${tail(logFile)}`);
+        try {
+          await (await connectAs()).end();
+          return;
+        } catch (error) {
+          if (Date.now() > deadline) {
+            throw new Error(
+              `PostgreSQL ${major} did not accept connections: ${String(error)}\n${tail(logFile)}`,
+            );
+          }
+          await sleep(100);
+        }
+      }
+    };
 
     const server: PostgresServer = {
       host: '127.0.0.1',
@@ -202,39 +257,21 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
       password,
       major,
       dataDir,
-      pid: child.pid ?? -1,
-      async client(database = 'postgres') {
-        const client = new pg.Client({
-          host: '127.0.0.1',
-          port,
-          user: 'postgres',
-          password,
-          database,
-          connectionTimeoutMillis: 5_000,
-        });
-        client.on('error', () => undefined);
-        await client.connect();
-        return client;
+      get pid() {
+        return child?.pid ?? -1;
       },
+      pause: () => child?.kill('SIGSTOP'),
+      resume: () => child?.kill('SIGCONT'),
+      async restart() {
+        await stopServer(child, () => undefined);
+        child = spawnServer();
+        await ready();
+      },
+      client: connectAs,
       stop: () => stopServer(child, removeAll),
     };
-
-    const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
-    for (;;) {
-      if (exited !== undefined) throw new Error(`postgres ${exited}:\n${tail(logFile)}`);
-      try {
-        const client = await server.client();
-        await client.end();
-        return server;
-      } catch (error) {
-        if (Date.now() > deadline) {
-          throw new Error(
-            `PostgreSQL ${major} did not accept connections: ${String(error)}\n${tail(logFile)}`,
-          );
-        }
-        await sleep(100);
-      }
-    }
+    await ready();
+    return server;
   } catch (error) {
     await stopServer(child, removeAll);
     throw error;

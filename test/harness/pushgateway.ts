@@ -37,7 +37,16 @@ export function pushgatewayBinary(): string {
 }
 
 export async function startPushgateway(
-  options: { binary?: string; args?: string[]; scheme?: 'http' | 'https' } = {},
+  options: {
+    binary?: string;
+    args?: string[];
+    scheme?: 'http' | 'https';
+    /**
+     * Whether the server at `url` is ready; default: plain GET /-/ready. Needed
+     * with a --web.config.file that turns on TLS or basic auth.
+     */
+    ready?: (url: string) => Promise<boolean>;
+  } = {},
 ): Promise<PushgatewayServer> {
   const binary = options.binary ?? pushgatewayBinary();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgateway-'));
@@ -81,8 +90,12 @@ export async function startPushgateway(
       throw new Error(`Pushgateway exited:\n${text}`);
     }
     try {
-      const res = await fetch(`http://${address}/-/ready`);
-      if (res.ok) break;
+      if (options.ready !== undefined) {
+        if (await options.ready(url)) break;
+      } else {
+        const res = await fetch(`http://${address}/-/ready`);
+        if (res.ok) break;
+      }
     } catch {
       // not listening yet
     }

@@ -230,6 +230,22 @@ describe('handler', () => {
     expect(JSON.parse(lines.join(''))).toMatchObject({ level: 'error', message: 'push failed' });
   });
 
+  it("ends before Lambda's timeout: the deadline comes from getRemainingTimeInMillis", async () => {
+    const env = runEnv({ PUSHGATEWAY_URL: `http://127.0.0.1:${await freePort()}` });
+    for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+    const started = Date.now();
+    const { error } = await captured(() =>
+      handler(undefined, { getRemainingTimeInMillis: () => 2_000 }),
+    );
+    const took = Date.now() - started;
+    expect(error).toBeInstanceOf(PushError);
+    expect((error as Error).message).toMatch(/after \d+ attempts/);
+    // Within the 2 s Lambda would give, less the safety margin.
+    expect(took).toBeLessThan(1_500);
+    // It retried (pauses of 200 and 400 ms) and stopped when another pause would not fit.
+    expect(took).toBeGreaterThan(550);
+  });
+
   it('fails the invocation when the Pushgateway refuses the push', async () => {
     // A label name the Pushgateway rejects in the body is not possible from
     // config, so push to a path it does not serve.

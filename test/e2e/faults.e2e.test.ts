@@ -1,0 +1,369 @@
+/**
+ * The fault suite: real PostgreSQL and Pushgateway processes, faults injected
+ * by stopping, pausing (SIGSTOP) or restarting them, holding locks, a proxy
+ * answering 500 or too slowly, and Secrets Manager stubbed at the SDK. Every
+ * case asserts the outcome rule, its time bound, and that no password shows
+ * in any log line, error or summary.
+ *
+ * Outcome rules: PostgreSQL down, slow or refusing → postgresql_up 0 and the
+ * self-metrics are pushed, the invocation succeeds. Pushgateway unreachable
+ * after retries → the invocation fails, naming it. Bad configuration → fails
+ * before any I/O, naming the variable.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { COLLECTORS } from '../../src/collectors/index.js';
+import type { Collector } from '../../src/collectors/types.js';
+import { ConfigError, PushError } from '../../src/errors.js';
+import { collect, type RunDependencies, type RunSummary } from '../../src/run.js';
+import { secretsManagerSource } from '../../src/secrets.js';
+import { pushgatewayMetrics, runEnv, servers, superuser } from '../harness/context.js';
+import { parseExposition, select } from '../harness/exposition.js';
+import { freePort } from '../harness/ports.js';
+import { startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { startProxy, type Proxy } from '../harness/proxy.js';
+
+const PASSWORDS = new Set<string>();
+
+interface Outcome {
+  readonly summary?: RunSummary;
+  readonly error?: unknown;
+  readonly ms: number;
+  readonly lines: string[];
+}
+
+/** One run, timed, stdout captured; fails the test if any password leaked. */
+async function run(env: Record<string, string>, deps: RunDependencies = {}): Promise<Outcome> {
+  for (const [name, value] of Object.entries(env)) if (/PASSWORD/.test(name)) PASSWORDS.add(value);
+  const lines: string[] = [];
+  const spy = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk) => lines.push(String(chunk)) > 0);
+  const started = Date.now();
+  let outcome: Outcome;
+  try {
+    outcome = { summary: await collect(env, deps), ms: Date.now() - started, lines };
+  } catch (error) {
+    outcome = { error, ms: Date.now() - started, lines };
+  } finally {
+    spy.mockRestore();
+  }
+  const visible = [
+    ...lines,
+    JSON.stringify(outcome.summary ?? {}),
+    outcome.error instanceof Error
+      ? `${outcome.error.message} ${outcome.error.stack ?? ''}`
+      : String(outcome.error),
+  ].join('\n');
+  for (const password of [
+    ...PASSWORDS,
+    servers().postgres.password,
+    servers().postgres.monitorPassword,
+  ]) {
+    expect(visible).not.toContain(password);
+  }
+  return outcome;
+}
+
+async function pushed(job: string) {
+  const all = parseExposition(await pushgatewayMetrics());
+  return { ...all, samples: all.samples.filter((s) => s.labels.job === job) };
+}
+
+/** The run succeeded and pushed postgresql_up 0 with the self-metrics. */
+async function expectDown(outcome: Outcome, job: string, reason: RegExp) {
+  expect(outcome.error).toBeUndefined();
+  expect(outcome.summary?.up).toBe(false);
+  expect(outcome.summary?.downReason).toMatch(reason);
+  const metrics = await pushed(job);
+  expect(select(metrics, 'postgresql_up')[0]?.value).toBe(0);
+  expect(select(metrics, 'postgresql_exporter_build_info')).toHaveLength(1);
+  expect(select(metrics, 'postgresql_stat_database')).toHaveLength(0);
+  expect(JSON.parse(outcome.lines.join(''))).toMatchObject({ level: 'info', up: false });
+}
+
+const inSeconds = (s: number) => Date.now() + s * 1000;
+
+describe('PostgreSQL faults', () => {
+  let own: PostgresServer;
+  beforeAll(async () => {
+    own = await startPostgres({ binDir: servers().postgres.binDir });
+  });
+  afterAll(async () => {
+    await own.stop();
+  });
+  const ownEnv = (extra: Record<string, string> = {}) =>
+    runEnv({
+      POSTGRESQL_PORT: String(own.port),
+      POSTGRESQL_USERNAME: own.user,
+      POSTGRESQL_PASSWORD: own.password,
+      ...extra,
+    });
+
+  it('connection refused: up 0 within a second', async () => {
+    const env = runEnv({ POSTGRESQL_PORT: String(await freePort()) });
+    const outcome = await run(env);
+    await expectDown(outcome, env.PUSHGATEWAY_JOB!, /ECONNREFUSED/);
+    expect(outcome.ms).toBeLessThan(1_000);
+  });
+
+  it('accepting TCP but never answering (SIGSTOP): up 0 after the connect timeout', async () => {
+    const env = ownEnv({ POSTGRESQL_CONNECT_TIMEOUT_MS: '1000' });
+    own.pause();
+    try {
+      const outcome = await run(env);
+      await expectDown(outcome, env.PUSHGATEWAY_JOB!, /timeout/i);
+      expect(outcome.ms).toBeGreaterThanOrEqual(900);
+      expect(outcome.ms).toBeLessThan(2_500);
+    } finally {
+      own.resume();
+    }
+  });
+
+  it('never answering with little Lambda time left: the connect is cut to the budget', async () => {
+    // Default connect timeout 5 s, but only 3 s of budget: the run still pushes in time.
+    const env = ownEnv();
+    own.pause();
+    try {
+      const outcome = await run(env, { deadline: inSeconds(3) });
+      await expectDown(outcome, env.PUSHGATEWAY_JOB!, /timeout/i);
+      expect(outcome.ms).toBeLessThan(3_000);
+    } finally {
+      own.resume();
+    }
+  });
+
+  it('wrong password: up 0, the password nowhere', async () => {
+    const env = ownEnv({ POSTGRESQL_PASSWORD: 'Wr0ng-Passw0rd-in-fault-test' });
+    const outcome = await run(env);
+    await expectDown(outcome, env.PUSHGATEWAY_JOB!, /password authentication failed/);
+    expect(outcome.ms).toBeLessThan(2_000);
+  });
+
+  it('a database that does not exist: up 0', async () => {
+    const env = ownEnv({ POSTGRESQL_DATABASE: 'no_such_database' });
+    const outcome = await run(env);
+    await expectDown(outcome, env.PUSHGATEWAY_JOB!, /does not exist/);
+    expect(outcome.ms).toBeLessThan(2_000);
+  });
+
+  it('restarted mid-run: the collectors after it fail, the rest is pushed; the next run is whole', async () => {
+    const restarter: Collector = {
+      name: 'restart_server',
+      async collect() {
+        await own.restart();
+      },
+    };
+    const env = ownEnv();
+    const collectors = [COLLECTORS[0]!, restarter, ...COLLECTORS.slice(1)];
+    const outcome = await run(env, { collectors });
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.summary?.up).toBe(true);
+    const failed = outcome.summary!.collectors.filter((c) => !c.ok).map((c) => c.name);
+    expect(failed).toEqual(COLLECTORS.slice(1).map((c) => c.name));
+    const metrics = await pushed(env.PUSHGATEWAY_JOB!);
+    expect(select(metrics, 'postgresql_uptime')).toHaveLength(1);
+    expect(
+      select(metrics, 'postgresql_exporter_collector_success', { collector: 'lock' })[0]?.value,
+    ).toBe(0);
+    expect(outcome.ms).toBeLessThan(15_000);
+
+    const next = await run(env);
+    expect(next.summary).toMatchObject({ up: true, collectorErrors: 0 });
+  });
+
+  it('a query blocked past statement_timeout fails its collector only, in time', async () => {
+    const admin = await own.client();
+    await admin.query('CREATE TABLE IF NOT EXISTS blocked (id int)');
+    const holder = await own.client();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE blocked IN ACCESS EXCLUSIVE MODE');
+    const reader: Collector = {
+      name: 'reads_blocked_table',
+      async collect({ db }) {
+        await db.query('SELECT count(*) FROM blocked');
+      },
+    };
+    try {
+      const env = ownEnv({ POSTGRESQL_STATEMENT_TIMEOUT_MS: '500' });
+      const outcome = await run(env, { collectors: [reader, ...COLLECTORS] });
+      expect(outcome.summary?.up).toBe(true);
+      expect(outcome.summary?.collectorErrors).toBe(1);
+      expect(outcome.summary?.collectors[0]).toMatchObject({
+        name: 'reads_blocked_table',
+        ok: false,
+      });
+      expect(outcome.summary?.collectors[0]?.error).toMatch(/statement timeout/);
+      expect(outcome.summary?.collectors[0]?.durationMs).toBeLessThan(1_500);
+      const metrics = await pushed(env.PUSHGATEWAY_JOB!);
+      expect(
+        select(metrics, 'postgresql_lock', { mode: 'accessexclusivelock' }).some(
+          (s) => s.value > 0,
+        ),
+      ).toBe(true);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+      await admin.end();
+    }
+  });
+
+  it('a view or permission missing fails that collector only', async () => {
+    const admin = await superuser();
+    await admin.query('CREATE TABLE IF NOT EXISTS not_granted (id int)');
+    await admin.end();
+    const reader: Collector = {
+      name: 'reads_not_granted',
+      async collect({ db }) {
+        await db.query('SELECT count(*) FROM not_granted');
+      },
+    };
+    const env = runEnv(); // the pg_monitor-only role
+    const outcome = await run(env, { collectors: [reader, ...COLLECTORS] });
+    expect(outcome.summary?.collectorErrors).toBe(1);
+    expect(outcome.summary?.collectors[0]?.error).toMatch(/permission denied/);
+    expect(
+      select(await pushed(env.PUSHGATEWAY_JOB!), 'postgresql_stat_database').length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('two runs at once: both succeed and leave no connection open', async () => {
+    const env = runEnv({ POSTGRESQL_APPLICATION_NAME: 'fault-concurrent-runs' });
+    const [a, b] = await Promise.all([run(env), run(env)]);
+    expect(a.summary).toMatchObject({ up: true, collectorErrors: 0 });
+    expect(b.summary).toMatchObject({ up: true, collectorErrors: 0 });
+    const admin = await superuser();
+    const { rows } = await admin.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'fault-concurrent-runs'",
+    );
+    await admin.end();
+    expect(rows[0]?.n).toBe('0');
+  });
+});
+
+describe('Pushgateway faults', () => {
+  let proxy: Proxy | undefined;
+  afterEach(async () => {
+    await proxy?.stop();
+    proxy = undefined;
+  });
+
+  it('refused: retried until the budget, then the invocation fails naming it', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const outcome = await run(runEnv({ PUSHGATEWAY_URL: url }), { deadline: inSeconds(3) });
+    expect(outcome.error).toBeInstanceOf(PushError);
+    expect((outcome.error as Error).message).toMatch(
+      new RegExp(`^push to Pushgateway ${url}/ failed: .*ECONNREFUSED.*\\(after \\d+ attempts\\)$`),
+    );
+    expect(outcome.ms).toBeLessThan(3_000);
+    expect(outcome.ms).toBeGreaterThan(1_000); // it did keep trying
+    expect(JSON.parse(outcome.lines.join(''))).toMatchObject({
+      level: 'error',
+      message: 'push failed',
+    });
+  });
+
+  it('500 then 200: the retry gets the metrics through', async () => {
+    proxy = await startProxy(servers().pushgatewayUrl, (n) =>
+      n === 1 ? { status: 500, body: 'storage hiccup' } : { forward: true },
+    );
+    const env = runEnv({ PUSHGATEWAY_URL: proxy.url });
+    const outcome = await run(env, { deadline: inSeconds(10) });
+    expect(outcome.error).toBeUndefined();
+    expect(proxy.requests.map((r) => r.method)).toEqual(['PUT', 'PUT']);
+    expect(select(await pushed(env.PUSHGATEWAY_JOB!), 'postgresql_up')[0]?.value).toBe(1);
+    expect(outcome.ms).toBeLessThan(3_000);
+  });
+
+  it('400: not retried, the invocation fails with the answer', async () => {
+    proxy = await startProxy(servers().pushgatewayUrl, () => ({ status: 400, body: 'bad labels' }));
+    const outcome = await run(runEnv({ PUSHGATEWAY_URL: proxy.url }), { deadline: inSeconds(10) });
+    expect(outcome.error).toBeInstanceOf(PushError);
+    expect((outcome.error as Error).message).toContain('answered HTTP 400: bad labels');
+    expect(proxy.requests).toHaveLength(1);
+  });
+
+  it('slower than the budget: the invocation fails before the deadline', async () => {
+    proxy = await startProxy(servers().pushgatewayUrl, () => ({ forward: true, delayMs: 30_000 }));
+    const outcome = await run(runEnv({ PUSHGATEWAY_URL: proxy.url }), { deadline: inSeconds(3) });
+    expect(outcome.error).toBeInstanceOf(PushError);
+    expect((outcome.error as Error).message).toMatch(/no answer within \d+ ms/);
+    expect(outcome.ms).toBeLessThan(3_000);
+  });
+});
+
+describe('Secrets Manager faults (stubbed at the SDK)', () => {
+  const sm = mockClient(SecretsManagerClient);
+  afterEach(() => sm.reset());
+  const secretEnv = (extra: Record<string, string | undefined> = {}) =>
+    runEnv({
+      POSTGRESQL_SECRET_ID: 'prod/db',
+      POSTGRESQL_USERNAME: undefined,
+      POSTGRESQL_PASSWORD: undefined,
+      ...extra,
+    });
+
+  it.each([
+    [
+      'missing',
+      () =>
+        sm.on(GetSecretValueCommand).rejects(
+          Object.assign(new Error('Secrets Manager can’t find the specified secret.'), {
+            name: 'ResourceNotFoundException',
+          }),
+        ),
+      /can’t find the specified secret/,
+    ],
+    [
+      'malformed JSON',
+      () =>
+        sm.on(GetSecretValueCommand).resolves({ SecretString: '{"username": "u", "password": ' }),
+      /not valid JSON/,
+    ],
+    [
+      'throttled',
+      () =>
+        sm
+          .on(GetSecretValueCommand)
+          .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })),
+      /Rate exceeded/,
+    ],
+    [
+      'never answering',
+      () => sm.on(GetSecretValueCommand).callsFake(() => new Promise(() => undefined)),
+      /no answer within/,
+    ],
+  ])(
+    '%s, with the group known from POSTGRESQL_HOST: up 0 pushed, invocation succeeds',
+    async (_case, arrange, reason) => {
+      arrange();
+      const env = secretEnv();
+      const outcome = await run(env, { secrets: secretsManagerSource(), deadline: inSeconds(8) });
+      await expectDown(outcome, env.PUSHGATEWAY_JOB!, reason);
+      expect(outcome.summary?.downReason).toContain('prod/db');
+      expect(outcome.ms).toBeLessThan(6_000);
+    },
+  );
+
+  it('with no way to know the group: the invocation fails naming the secret', async () => {
+    sm.on(GetSecretValueCommand).rejects(new Error('AccessDeniedException'));
+    const env = secretEnv({ POSTGRESQL_HOST: undefined });
+    const outcome = await run(env, { secrets: secretsManagerSource() });
+    expect((outcome.error as Error).message).toMatch(
+      /could not read secret prod\/db: AccessDeniedException/,
+    );
+    expect((await pushed(env.PUSHGATEWAY_JOB!)).samples).toHaveLength(0);
+  });
+});
+
+describe('bad configuration', () => {
+  it('fails before any I/O, naming the variable, within milliseconds', async () => {
+    const env = runEnv({ POSTGRESQL_PORT: '99999' });
+    const outcome = await run(env);
+    expect(outcome.error).toBeInstanceOf(ConfigError);
+    expect((outcome.error as ConfigError).variable).toBe('POSTGRESQL_PORT');
+    expect(outcome.ms).toBeLessThan(200);
+    expect((await pushed(env.PUSHGATEWAY_JOB!)).samples).toHaveLength(0);
+  });
+});
