@@ -230,7 +230,9 @@ describe('PostgreSQL faults', () => {
 
   it('two runs at once: both succeed and leave no connection open', async () => {
     const env = runEnv({ POSTGRESQL_APPLICATION_NAME: 'fault-concurrent-runs' });
+    const started = Date.now();
     const [a, b] = await Promise.all([run(env), run(env)]);
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(a.summary).toMatchObject({ up: true, collectorErrors: 0 });
     expect(b.summary).toMatchObject({ up: true, collectorErrors: 0 });
     const admin = await superuser();
@@ -239,6 +241,21 @@ describe('PostgreSQL faults', () => {
     );
     await admin.end();
     expect(rows[0]?.n).toBe('0');
+  });
+});
+
+describe('grouping values', () => {
+  it('with slashes, spaces and unicode reach the Pushgateway intact, in time', async () => {
+    const instance = 'prod / eu-west-1 / Zürich ✓ 数据库';
+    const env = runEnv({
+      PUSHGATEWAY_INSTANCE: instance,
+      PUSHGATEWAY_GROUPING_LABELS: 'team=a/b c',
+    });
+    const outcome = await run(env);
+    expect(outcome.summary).toMatchObject({ up: true, instance });
+    expect(outcome.ms).toBeLessThan(2_000);
+    const up = select(await pushed(env.PUSHGATEWAY_JOB!), 'postgresql_up')[0];
+    expect(up?.labels).toMatchObject({ instance, team: 'a/b c' });
   });
 });
 

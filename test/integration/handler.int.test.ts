@@ -224,7 +224,8 @@ describe('handler', () => {
   it('fails the invocation, naming the Pushgateway, when it cannot be reached', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     const env = runEnv({ PUSHGATEWAY_URL: url });
-    const { error, lines } = await captured(() => collect(env));
+    // Retried until the deadline: give it 2 s, not the default 60.
+    const { error, lines } = await captured(() => collect(env, { deadline: Date.now() + 2_000 }));
     expect(error).toBeInstanceOf(PushError);
     expect((error as Error).message).toContain(`Pushgateway ${url}/`);
     expect(JSON.parse(lines.join(''))).toMatchObject({ level: 'error', message: 'push failed' });
