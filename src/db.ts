@@ -1,10 +1,7 @@
-import { X509Certificate } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import { readCaBundle } from './pem.js';
 import tls from 'node:tls';
 import pg from 'pg';
 import { ENV, type PostgresTarget } from './config.js';
-import { ConfigError, errorMessage } from './errors.js';
 
 /** What a collector may do with the database: run read-only queries. */
 export interface Queryable {
@@ -28,52 +25,9 @@ export interface ConnectOptions {
 /** The client gives a statement this much longer than statement_timeout before it drops the connection. */
 const CLIENT_GRACE_MS = 1_000;
 
-/** CA bundles already read, by absolute path: each is read once per container. */
-const rootCerts = new Map<string, string[]>();
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
-/**
- * The certificates of POSTGRESQL_SSL_ROOT_CERT, a PEM bundle (e.g. RDS's
- * global-bundle.pem). A relative path is taken from the function's root
- * (LAMBDA_TASK_ROOT on Lambda, else the working directory). A file that cannot
- * be read or holds no valid certificate is a ConfigError naming the variable
- * and the path.
- */
-export function loadRootCerts(file: string): string[] {
-  const full = path.resolve(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
-  const cached = rootCerts.get(full);
-  if (cached !== undefined) return cached;
-  const where = full === file ? file : `${file} (${full})`;
-  let text: string;
-  try {
-    text = fs.readFileSync(full, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new ConfigError(
-      ENV.sslRootCert,
-      `cannot read ${where}: ${typeof code === 'string' ? code : errorMessage(error)}`,
-    );
-  }
-  const certificates = text.match(PEM_CERTIFICATE) ?? [];
-  if (certificates.length === 0) {
-    throw new ConfigError(
-      ENV.sslRootCert,
-      `${where} is not a PEM bundle: no "-----BEGIN CERTIFICATE-----" block`,
-    );
-  }
-  certificates.forEach((pem, index) => {
-    try {
-      new X509Certificate(pem);
-    } catch (error) {
-      throw new ConfigError(
-        ENV.sslRootCert,
-        `${where}: certificate ${index + 1} of ${certificates.length} is not valid: ${errorMessage(error)}`,
-      );
-    }
-  });
-  rootCerts.set(full, certificates);
-  return certificates;
+/** The certificates of POSTGRESQL_SSL_ROOT_CERT (see readCaBundle). */
+export function loadRootCerts(file: string): readonly string[] {
+  return readCaBundle(ENV.sslRootCert, file);
 }
 
 /**
@@ -83,7 +37,7 @@ export function loadRootCerts(file: string): string[] {
  */
 function tlsOptions(target: PostgresTarget): pg.ClientConfig['ssl'] {
   const ca = () =>
-    target.sslRootCert === undefined ? {} : { ca: loadRootCerts(target.sslRootCert) };
+    target.sslRootCert === undefined ? {} : { ca: [...loadRootCerts(target.sslRootCert)] };
   switch (target.ssl) {
     case 'disable':
       return false;

@@ -1,5 +1,4 @@
-import { X509Certificate } from 'node:crypto';
-import fs from 'node:fs';
+import { readCaBundle } from './pem.js';
 import http from 'node:http';
 import https from 'node:https';
 import { ENV, type PushgatewayAuth } from './config.js';
@@ -44,46 +43,9 @@ export function displayUrl(url: URL): string {
   return shown.href;
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
-/** PUSHGATEWAY_CA_FILE's certificates by path: read once, kept for warm invocations. */
-const caCache = new Map<string, readonly string[]>();
-
-/**
- * The PEM certificates of a CA file, read on first use (config loading does no
- * I/O) and cached. A ConfigError naming PUSHGATEWAY_CA_FILE and the path when
- * the file cannot be read or holds no valid PEM certificate.
- */
+/** The certificates of PUSHGATEWAY_CA_FILE (see readCaBundle). */
 export function caCertificates(file: string): readonly string[] {
-  const cached = caCache.get(file);
-  if (cached !== undefined) return cached;
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    // Node's message repeats the path ("ENOENT: no such file or directory, open '<path>'").
-    const reason = errorMessage(error).replace(/, open '.*'$/, '');
-    throw new ConfigError(ENV.pushgatewayCaFile, `cannot read ${file}: ${reason}`);
-  }
-  const certificates = text.match(PEM_CERTIFICATE) ?? [];
-  if (certificates.length === 0) {
-    throw new ConfigError(
-      ENV.pushgatewayCaFile,
-      `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`,
-    );
-  }
-  certificates.forEach((pem, index) => {
-    try {
-      new X509Certificate(pem);
-    } catch (error) {
-      throw new ConfigError(
-        ENV.pushgatewayCaFile,
-        `certificate ${index + 1} of ${file} is not a valid PEM certificate: ${errorMessage(error)}`,
-      );
-    }
-  });
-  caCache.set(file, certificates);
-  return certificates;
+  return readCaBundle(ENV.pushgatewayCaFile, file);
 }
 
 /** Node's codes for a server certificate that was not accepted. */

@@ -189,11 +189,11 @@ describe('push with a CA file', () => {
 
   it.each([
     ['missing', () => path.join(dir, 'missing.pem'), /cannot read .*missing\.pem: ENOENT/],
-    ['not PEM', () => file('key.txt', 'not a certificate'), /key\.txt holds no PEM certificate/],
+    ['not PEM', () => file('key.txt', 'not a certificate'), /key\.txt.* is not a PEM bundle/],
     [
       'a broken PEM block',
       () => file('broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
-      /certificate 1 of .*broken\.pem is not a valid PEM certificate/,
+      /broken\.pem.*: certificate 1 of 1 is not valid/,
     ],
   ])(
     'refuses a %s file with a ConfigError naming the variable and the path',
