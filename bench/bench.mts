@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { build } from 'esbuild';
+import { bundleHandler } from './lib.mjs';
 import type pg from 'pg';
 import { collect, type RunSummary } from '../src/run.js';
 import { postgresBinDir, startPostgres, type PostgresServer } from '../test/harness/postgres.js';
@@ -199,19 +199,7 @@ async function buildBundle(): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-bundle-'));
   tempDirs.push(dir);
   const outfile = path.join(dir, 'collect.js');
-  await build({
-    entryPoints: ['handlers/collect.ts'],
-    bundle: true,
-    minify: true,
-    keepNames: true,
-    sourcemap: true,
-    target: 'node22',
-    platform: 'node',
-    format: 'cjs',
-    external: ['pg-native'],
-    outfile,
-    logLevel: 'error',
-  });
+  await bundleHandler(outfile);
   return outfile;
 }
 

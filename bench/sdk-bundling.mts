@@ -12,26 +12,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { build } from 'esbuild';
+import { bundleHandler } from './lib.mjs';
 
 const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 15);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sdk-bundling-'));
 
 async function variant(name: string, external: string[]) {
   const outfile = path.join(dir, name, 'collect.js');
-  await build({
-    entryPoints: ['handlers/collect.ts'],
-    bundle: true,
-    minify: true,
-    keepNames: true,
-    sourcemap: true,
-    target: 'node22',
-    platform: 'node',
-    format: 'cjs',
-    external: ['pg-native', ...external],
-    outfile,
-    logLevel: 'error',
-  });
+  await bundleHandler(outfile, external);
   const code = fs.readFileSync(outfile);
   const samples: number[] = [];
   const script = `const t=process.hrtime.bigint();require(${JSON.stringify(outfile)});console.log(Number(process.hrtime.bigint()-t)/1e6)`;
