@@ -16,24 +16,36 @@
  *     (log_connections lines of its role; pg_stat_database sum(sessions) delta)
  *     of exactly one scrape/run.
  * Prints one table per N and `databases=N ratio warm/postgres_exporter=…`,
- * `ratio cold/postgres_exporter=…` lines, and writes bench/RESULTS.md. Every
- * server and temp dir is removed also on error and Ctrl-C.
+ * `ratio cold/postgres_exporter=…` lines, and writes bench/RESULTS.md (--quick:
+ * bench/RESULTS.quick.md, git-ignored, so a quick run never replaces the full
+ * results). Every server, process and temp dir is removed also on error and
+ * Ctrl-C (bench/lib.mts).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { bundleHandler } from './lib.mjs';
 import type pg from 'pg';
+import {
+  bundleHandler,
+  median,
+  parseArgv,
+  runToEnd,
+  startBenchServers,
+  type BenchServers,
+} from './lib.mjs';
 import { collect, type RunSummary } from '../src/run.js';
-import { postgresBinDir, startPostgres, type PostgresServer } from '../test/harness/postgres.js';
+import { postgresBinDir } from '../test/harness/postgres.js';
 import { freePort, sleep } from '../test/harness/ports.js';
-import { startPushgateway, type PushgatewayServer } from '../test/harness/pushgateway.js';
 
 const EXPORTER_BIN = '/usr/bin/prometheus-postgres-exporter';
 const PG_MAJOR = 15;
+/** Each tool connects as its own pg_monitor role, so its statements and connections can be told apart. */
+const ROLES = {
+  exporter: 'bench_postgres_exporter',
+  project: 'bench_pushgateway_exporter',
+} as const;
 
 interface Options {
   readonly quick: boolean;
@@ -53,87 +65,26 @@ function parseArgs(argv: readonly string[]): Options {
     : { quick, sizes: [3, 200, 1000], rounds: 20, coldRounds: 5 };
 }
 
-const median = (values: readonly number[]): number => {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
-let postgresStart: Promise<PostgresServer> | undefined;
-let pushgatewayStart: Promise<PushgatewayServer> | undefined;
-let exporter: ChildProcess | undefined;
-let admin: pg.Client | undefined;
-let cleanup: Promise<void> | undefined;
-const tempDirs: string[] = [];
-const state = { interrupted: false };
-/** A function, so a check after an await is not narrowed away by an earlier one. */
-const interrupted = (): boolean => state.interrupted;
-
-async function stopExporter(): Promise<void> {
-  const child = exporter;
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
+function stopProcess(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
 }
 
-function stopAll(): Promise<void> {
-  cleanup ??= (async () => {
-    await admin?.end().catch(() => undefined);
-    await stopExporter().catch(() => undefined);
-    const started = await Promise.allSettled([postgresStart, pushgatewayStart]);
-    const dirs = [...tempDirs];
-    const stops: Promise<void>[] = [];
-    for (const result of started) {
-      if (result.status !== 'fulfilled' || result.value === undefined) continue;
-      const server = result.value;
-      dirs.push('dataDir' in server ? path.dirname(server.dataDir) : server.dir);
-      stops.push(server.stop());
-    }
-    await Promise.allSettled(stops);
-    for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-    const left = dirs.filter((dir) => fs.existsSync(dir));
-    if (left.length > 0) console.error(`temp dirs left behind: ${left.join(', ')}`);
-  })();
-  return cleanup;
-}
-
-async function shutdown(code: number): Promise<never> {
-  await stopAll();
-  await new Promise((resolve) => process.stdout.write('', resolve));
-  process.exit(code);
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    state.interrupted = true;
-    console.error(`\n${signal}: stopping the servers`);
-    void shutdown(130);
-  });
-}
-
-/** Adds databases bench_db_<i> until there are `count` of them; one connection, no sync. */
-async function growDatabases(from: number, count: number): Promise<void> {
-  if (count <= from) return;
-  const t0 = performance.now();
-  await admin!.query('SET synchronous_commit = off');
-  for (let i = from; i < count; i += 1) {
-    if (interrupted()) return;
-    await admin!.query(`CREATE DATABASE bench_db_${i} TEMPLATE template0`);
-  }
-  console.log(
-    `created databases ${from}..${count - 1} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-  );
-}
-
-async function startExporter(dsn: string): Promise<{ url: string; pid: number }> {
+async function startExporter(
+  servers: BenchServers,
+  dsn: string,
+): Promise<{ url: string; pid: number }> {
   const port = await freePort();
+  // After an interrupt shutdown() has run the stops already: start nothing more.
+  if (servers.interrupted()) throw new Error('interrupted');
   const address = `127.0.0.1:${port}`;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postgres-exporter-'));
-  tempDirs.push(dir);
+  const dir = servers.tempDir('postgres-exporter-');
   const logFile = path.join(dir, 'exporter.log');
   const log = fs.openSync(logFile, 'a');
   const child = spawn(EXPORTER_BIN, [`--web.listen-address=${address}`], {
@@ -141,7 +92,7 @@ async function startExporter(dsn: string): Promise<{ url: string; pid: number }>
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);
-  exporter = child;
+  servers.onShutdown(stopProcess(child));
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null)
@@ -175,16 +126,26 @@ async function scrape(url: string): Promise<Scrape> {
   return { ms, series, bytes: body.length };
 }
 
-async function warmRun(env: Record<string, string>): Promise<{ ms: number; summary: RunSummary }> {
+interface Warm {
+  readonly ms: number;
+  /** CPU time of this process during the run (user + system). */
+  readonly cpuMs: number;
+  readonly summary: RunSummary;
+}
+
+async function warmRun(env: Record<string, string>): Promise<Warm> {
   const silent = { info() {}, error() {} };
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const summary = await collect(env, { log: silent });
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   if (!summary.up || summary.collectorErrors > 0) {
     const errors = summary.collectors.filter((c) => !c.ok).map((c) => `${c.name}: ${c.error}`);
     throw new Error(`run failed: ${summary.downReason ?? errors.join('; ')}`);
   }
-  return { ms, summary };
+  return { ms, cpuMs, summary };
 }
 
 interface Cold {
@@ -195,15 +156,17 @@ interface Cold {
   readonly series: number;
 }
 
-async function buildBundle(): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-bundle-'));
-  tempDirs.push(dir);
-  const outfile = path.join(dir, 'collect.js');
+async function buildBundle(servers: BenchServers): Promise<string> {
+  const outfile = path.join(servers.tempDir('bench-bundle-'), 'collect.js');
   await bundleHandler(outfile);
   return outfile;
 }
 
-function coldRun(bundle: string, env: Record<string, string>): Promise<Cold> {
+function coldRun(
+  bundle: string,
+  env: Record<string, string>,
+  nodeFlags: readonly string[] = [],
+): Promise<Cold> {
   const script = [
     'const t0=process.hrtime.bigint();',
     `const m=require(${JSON.stringify(bundle)});`,
@@ -214,7 +177,7 @@ function coldRun(bundle: string, env: Record<string, string>): Promise<Cold> {
     'errors:s.collectorErrors})+"\\n");});',
   ].join('');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], {
+    const child = spawn(process.execPath, [...nodeFlags, '-e', script], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -247,8 +210,8 @@ function countLogConnections(logFile: string, role: string): number {
   return text.split('\n').filter((l) => l.includes(`connection authorized: user=${role} `)).length;
 }
 
-async function sessionsTotal(): Promise<number> {
-  const r = await admin!.query<{ n: string }>(
+async function sessionsTotal(admin: pg.Client): Promise<number> {
+  const r = await admin.query<{ n: string }>(
     'SELECT coalesce(sum(sessions), 0)::bigint AS n FROM pg_stat_database',
   );
   return Number(r.rows[0]?.n ?? NaN);
@@ -256,17 +219,18 @@ async function sessionsTotal(): Promise<number> {
 
 /** Statements and connections of exactly one scrape/run of `role`. */
 async function serverCost(
+  admin: pg.Client,
   logFile: string,
   role: string,
   once: () => Promise<unknown>,
 ): Promise<ServerCost> {
   // Let pending session counters of earlier backends reach the shared stats first.
   await sleep(1_200);
-  const sessionsBefore = await sessionsTotal();
+  const sessionsBefore = await sessionsTotal(admin);
   const connectionsBefore = countLogConnections(logFile, role);
-  await admin!.query('SELECT pg_stat_statements_reset()');
+  await admin.query('SELECT pg_stat_statements_reset()');
   await once();
-  const r = await admin!.query<{ n: string }>(
+  const r = await admin.query<{ n: string }>(
     `SELECT coalesce(sum(s.calls), 0)::bigint AS n FROM pg_stat_statements s
        JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1`,
     [role],
@@ -276,9 +240,31 @@ async function serverCost(
   return {
     statements: Number(r.rows[0]?.n ?? NaN),
     connections: countLogConnections(logFile, role) - connectionsBefore,
-    sessions: (await sessionsTotal()) - sessionsBefore,
+    sessions: (await sessionsTotal(admin)) - sessionsBefore,
   };
 }
+
+/** CPU time (user + system) a process has used so far, in ms; 10 ms steps (clock ticks). */
+function cpuMsOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The kernel's USER_HZ, 100 on Linux. */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * V8 heap flags as the Lambda Node.js runtime's bootstrap derives them from the
+ * memory size (new space a tenth, semi-space half of that, old space the
+ * rest), here for 128 MB, the cheapest size.
+ */
+const LAMBDA_128_FLAGS = ['--max-semi-space-size=6', '--max-old-space-size=116'];
 
 function vmHwmKb(pid: number): number {
   try {
@@ -296,6 +282,7 @@ interface Row {
   readonly series: number;
   readonly bytes?: number;
   readonly rssMb?: number;
+  readonly cpuMs?: number;
   readonly cost?: ServerCost;
   readonly rounds: number;
 }
@@ -309,6 +296,7 @@ function table(rows: readonly Row[]): string {
     'bytes',
     'ms / 1k series',
     'peak RSS MB',
+    'CPU ms/run',
     'statements/run',
     'connections/run',
     'sessions Δ',
@@ -322,6 +310,7 @@ function table(rows: readonly Row[]): string {
     r.bytes === undefined ? '—' : String(r.bytes),
     ((r.ms / r.series) * 1000).toFixed(1),
     r.rssMb === undefined || Number.isNaN(r.rssMb) ? '—' : r.rssMb.toFixed(1),
+    r.cpuMs === undefined || Number.isNaN(r.cpuMs) ? '—' : r.cpuMs.toFixed(1),
     r.cost === undefined ? '—' : String(r.cost.statements),
     r.cost === undefined ? '—' : String(r.cost.connections),
     r.cost === undefined ? '—' : String(r.cost.sessions),
@@ -335,63 +324,23 @@ function table(rows: readonly Row[]): string {
   return [fmt(header), sep, ...lines.map(fmt)].join('\n');
 }
 
-async function main(): Promise<number> {
-  const options = parseArgs(process.argv.slice(2));
-  if (!fs.existsSync(EXPORTER_BIN)) {
-    console.error(
-      `no postgres_exporter at ${EXPORTER_BIN}: apt-get install prometheus-postgres-exporter`,
-    );
-    return 1;
-  }
-  const started = performance.now();
-
-  postgresStart = startPostgres({
-    binDir: postgresBinDir(PG_MAJOR),
-    settings: {
-      shared_preload_libraries: 'pg_stat_statements',
-      'pg_stat_statements.max': '10000',
-      log_connections: 'on',
-      max_connections: '200',
-    },
-  });
-  pushgatewayStart = startPushgateway();
-  const bundlePromise = buildBundle();
-  const [postgres, pushgateway] = await Promise.all([postgresStart, pushgatewayStart]);
-  const logFile = path.join(path.dirname(postgres.dataDir), 'server.log');
-  admin = await postgres.client();
-  await admin.query('CREATE EXTENSION pg_stat_statements');
+async function main(servers: BenchServers, options: Options, started: number): Promise<number> {
+  const { admin, postgres, logFile, env } = servers;
+  // The same runs with POSTGRESQL_KEEP_CONNECTION_SECONDS=0: what keeping the connection saves.
+  const freshEnv = { ...env, POSTGRESQL_KEEP_CONNECTION_SECONDS: '0' };
+  const bundlePromise = buildBundle(servers);
+  // Awaited below; until then a failed build must not be an unhandled rejection.
+  bundlePromise.catch(() => undefined);
   const pgVersion =
     (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]
       ?.v ?? '?';
 
-  const roles = {
-    exporter: 'bench_postgres_exporter',
-    project: 'bench_pushgateway_exporter',
-  };
-  const passwords = {
-    exporter: randomBytes(12).toString('hex'),
-    project: randomBytes(12).toString('hex'),
-  };
-  for (const key of ['exporter', 'project'] as const) {
-    await admin.query(
-      `CREATE ROLE ${roles[key]} LOGIN PASSWORD '${passwords[key]}' IN ROLE pg_monitor`,
-    );
-  }
-
+  const exporterRole = await servers.role(ROLES.exporter);
   const exporterInfo = await startExporter(
-    `postgresql://${roles.exporter}:${passwords.exporter}@${postgres.host}:${postgres.port}/postgres?sslmode=disable`,
+    servers,
+    `postgresql://${exporterRole.user}:${exporterRole.password}@${postgres.host}:${postgres.port}/postgres?sslmode=disable`,
   );
 
-  const env: Record<string, string> = {
-    POSTGRESQL_HOST: postgres.host,
-    POSTGRESQL_PORT: String(postgres.port),
-    POSTGRESQL_DATABASE: 'postgres',
-    POSTGRESQL_USERNAME: roles.project,
-    POSTGRESQL_PASSWORD: passwords.project,
-    POSTGRESQL_SSL: 'false',
-    PUSHGATEWAY_URL: pushgateway.url,
-    PUSHGATEWAY_JOB: 'bench',
-  };
   const bundle = await bundlePromise;
   const bundleBytes = fs.statSync(bundle).size;
 
@@ -412,8 +361,8 @@ async function main(): Promise<number> {
   const ratioLines: string[] = [];
   let have = 0;
   for (const n of options.sizes) {
-    if (interrupted()) return 130;
-    await growDatabases(have, n);
+    if (servers.interrupted()) return 130;
+    await servers.growDatabases(have, n);
     have = n;
     const t0 = performance.now();
 
@@ -422,29 +371,41 @@ async function main(): Promise<number> {
     await warmRun(env);
 
     const pe: Scrape[] = [];
-    const warm: { ms: number; summary: RunSummary }[] = [];
+    const warm: Warm[] = [];
+    const fresh: Warm[] = [];
     const cold: Cold[] = [];
+    const cold128: Cold[] = [];
+    let peCpuMs = 0;
     for (let round = 0; round < options.rounds; round += 1) {
-      if (interrupted()) return 130;
+      if (servers.interrupted()) return 130;
       const steps: (() => Promise<void>)[] = [
         async () => {
+          const cpu0 = cpuMsOf(exporterInfo.pid);
           pe.push(await scrape(exporterInfo.url));
+          peCpuMs += cpuMsOf(exporterInfo.pid) - cpu0;
         },
         async () => {
           warm.push(await warmRun(env));
+        },
+        async () => {
+          fresh.push(await warmRun(freshEnv));
         },
       ];
       if (round < options.coldRounds) {
         steps.push(async () => {
           cold.push(await coldRun(bundle, env));
         });
+        steps.push(async () => {
+          cold128.push(await coldRun(bundle, env, LAMBDA_128_FLAGS));
+        });
       }
       if (round % 2 === 1) steps.reverse();
       for (const step of steps) await step();
     }
 
-    const peCost = await serverCost(logFile, roles.exporter, () => scrape(exporterInfo.url));
-    const projectCost = await serverCost(logFile, roles.project, () => warmRun(env));
+    const peCost = await serverCost(admin, logFile, ROLES.exporter, () => scrape(exporterInfo.url));
+    const projectCost = await serverCost(admin, logFile, ROLES.project, () => warmRun(env));
+    const freshCost = await serverCost(admin, logFile, ROLES.project, () => warmRun(freshEnv));
 
     const peMs = median(pe.map((s) => s.ms));
     const warmMs = median(warm.map((w) => w.ms));
@@ -457,6 +418,7 @@ async function main(): Promise<number> {
         series: pe[pe.length - 1]!.series,
         bytes: pe[pe.length - 1]!.bytes,
         rssMb: vmHwmKb(exporterInfo.pid) / 1024,
+        cpuMs: peCpuMs / pe.length,
         cost: peCost,
         rounds: pe.length,
       },
@@ -465,8 +427,17 @@ async function main(): Promise<number> {
         ms: warmMs,
         series: lastWarm.series,
         bytes: lastWarm.bytes,
+        cpuMs: median(warm.map((w) => w.cpuMs)),
         cost: projectCost,
         rounds: warm.length,
+      },
+      {
+        tool: 'this project warm, new connection per run',
+        ms: median(fresh.map((w) => w.ms)),
+        series: lastWarm.series,
+        cpuMs: median(fresh.map((w) => w.cpuMs)),
+        cost: freshCost,
+        rounds: fresh.length,
       },
       {
         tool: 'this project cold (require + handler)',
@@ -476,6 +447,14 @@ async function main(): Promise<number> {
         bytes: lastWarm.bytes,
         rssMb: median(cold.map((c) => c.maxRssKb)) / 1024,
         rounds: cold.length,
+      },
+      {
+        tool: 'this project cold, Lambda 128 MB heap flags',
+        ms: median(cold128.map((c) => c.totalMs)),
+        initMs: median(cold128.map((c) => c.initMs)),
+        series: cold128[cold128.length - 1]!.series,
+        rssMb: median(cold128.map((c) => c.maxRssKb)) / 1024,
+        rounds: cold128.length,
       },
       {
         tool: 'this project cold, handler run only',
@@ -521,16 +500,20 @@ async function main(): Promise<number> {
     '',
     `- Rounds alternate the tools (order reversed every other round); medians of ${options.rounds} scrapes/warm runs and ${options.coldRounds} cold runs per N, after one warm-up scrape and one warm-up run.`,
     '- postgres_exporter: wall time of one HTTP GET of `/metrics` (body read); series = non-comment lines, including its own `go_*`/`process_*`/`promhttp_*` series. Peak RSS = `VmHWM` of the exporter process so far.',
-    '- warm: `collect(env)` in the bench process (connect, collectors, close, PUT to the Pushgateway); default collectors (`statements` is off by default); series and bytes = `summary.series`, `summary.bytes`.',
+    '- warm: `collect(env)` in the bench process: check the connection kept from the previous run (the default, `POSTGRESQL_KEEP_CONNECTION_SECONDS=300`), collectors, PUT to the Pushgateway; default collectors (`statements` is off by default); series and bytes = `summary.series`, `summary.bytes`. "new connection per run": the same with `POSTGRESQL_KEEP_CONNECTION_SECONDS=0` (connect, SCRAM auth, collectors on a new backend, close).',
+    '- CPU ms/run: this project, `process.cpuUsage()` across the warm run (median); postgres_exporter, its `utime + stime` from `/proc` over all scrapes / scrapes (10 ms clock ticks). Lambda gives a function CPU in proportion to its memory (1,769 MB = one vCPU), so at 128 MB the CPU part of a run takes about 14 times as long as here.',
+    '- cold, Lambda 128 MB heap flags: the same cold run with `--max-semi-space-size=6 --max-old-space-size=116`, the V8 flags the Lambda Node.js bootstrap script is published to derive from a 128 MB memory size (new space a tenth, semi-space half of it, old space the rest); not verifiable here. Node’s default young generation grows much larger, which the default cold row shows.',
     '- cold: fresh `node -e` that `require()`s the bundle ("module init") then runs `handler()`; the cold time is both together; peak RSS = median `process.resourceUsage().maxRSS` of the child.',
     '- statements/run: `sum(calls)` in `pg_stat_statements` for the tool’s own `pg_monitor` role after `pg_stat_statements_reset()` and exactly one scrape/run; connections/run: `connection authorized` log lines (`log_connections=on`) of that role; sessions Δ: `sum(pg_stat_database.sessions)` after − before. postgres_exporter keeps its connection open between scrapes, so its steady-state scrape opens none.',
     '- ratio = median time of this project / median postgres_exporter scrape.',
     '',
     ...sections,
   ].join('\n');
-  fs.writeFileSync(path.join('bench', 'RESULTS.md'), results);
+  // A quick run (CI's) never replaces the committed full results.
+  const resultsFile = path.join('bench', options.quick ? 'RESULTS.quick.md' : 'RESULTS.md');
+  fs.writeFileSync(resultsFile, results);
   console.log(ratioLines.join('\n'));
-  console.log(`\nwrote bench/RESULTS.md (${elapsedS.toFixed(0)} s in all)`);
+  console.log(`\nwrote ${resultsFile} (${elapsedS.toFixed(0)} s in all)`);
   return 0;
 }
 
@@ -540,13 +523,17 @@ function exporterVersion(): string {
   return /version (\S+)/.exec(`${out.stdout}${out.stderr}`)?.[1] ?? '?';
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  if (!state.interrupted) {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    console.log('FAIL');
-  }
+const options = parseArgv(parseArgs);
+if (!fs.existsSync(EXPORTER_BIN)) {
+  console.error(
+    `no postgres_exporter at ${EXPORTER_BIN}: apt-get install prometheus-postgres-exporter`,
+  );
+  process.exit(1);
 }
-await shutdown(code);
+const started = performance.now();
+const servers = await startBenchServers({
+  binDir: postgresBinDir(PG_MAJOR),
+  settings: { log_connections: 'on' },
+  role: ROLES.project,
+});
+await runToEnd(servers, () => main(servers, options, started));

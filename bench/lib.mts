@@ -1,5 +1,13 @@
-/** What the benchmark scripts share. */
+/** What the benchmark scripts share: the bundle, the servers and their clean-up. */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
+import type pg from 'pg';
+import { startPostgres, type PostgresServer } from '../test/harness/postgres.js';
+import { startPushgateway, type PushgatewayServer } from '../test/harness/pushgateway.js';
 
 /**
  * Bundles handlers/collect.ts into `outfile` with the esbuild options of
@@ -23,4 +31,189 @@ export async function bundleHandler(
     outfile,
     logLevel: 'error',
   });
+}
+
+export const median = (values: readonly number[]): number => {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+export interface BenchServers {
+  readonly postgres: PostgresServer;
+  readonly pushgateway: PushgatewayServer;
+  /** A superuser connection to `postgres`, for set-up and measurements. */
+  readonly admin: pg.Client;
+  /** The server log (log_connections lines when `settings` turned it on). */
+  readonly logFile: string;
+  /** collect()'s environment: a pg_monitor-only role, no TLS, the Pushgateway. */
+  readonly env: Record<string, string>;
+  /** Creates a LOGIN role in pg_monitor with a random password. */
+  role(name: string): Promise<{ user: string; password: string }>;
+  /** Adds databases bench_db_<i> until there are `count` of them. */
+  growDatabases(from: number, count: number): Promise<void>;
+  /** A temp dir removed at shutdown. */
+  tempDir(prefix: string): string;
+  /** Runs `stop` at shutdown, before the servers stop (an extra process). */
+  onShutdown(stop: () => Promise<void>): void;
+  /** Whether SIGINT/SIGTERM arrived. */
+  interrupted(): boolean;
+  /** Stops everything, removes every temp dir, lets stdout drain and exits with `code`. */
+  shutdown(code: number): Promise<never>;
+}
+
+export interface BenchServerOptions {
+  readonly binDir: string;
+  readonly settings?: Readonly<Record<string, string>>;
+  /** The role `env` connects as; default bench_pushgateway_exporter. */
+  readonly role?: string;
+}
+
+/**
+ * Starts PostgreSQL (pg_stat_statements preloaded and created) and a
+ * Pushgateway on loopback. SIGINT/SIGTERM, an error and the normal end all
+ * go through one shutdown() that leaves no process or temp dir behind, also
+ * when a server is still starting.
+ */
+export async function startBenchServers(options: BenchServerOptions): Promise<BenchServers> {
+  const state = { interrupted: false };
+  const tempDirs: string[] = [];
+  const extraStops: (() => Promise<void>)[] = [];
+  let admin: pg.Client | undefined;
+  let cleanup: Promise<void> | undefined;
+
+  const stopAll = (): Promise<void> => {
+    cleanup ??= (async () => {
+      await admin?.end().catch(() => undefined);
+      await Promise.allSettled(extraStops.map((stop) => stop()));
+      const started = await Promise.allSettled([postgresStart, pushgatewayStart]);
+      const dirs = [...tempDirs];
+      const stops: Promise<void>[] = [];
+      for (const result of started) {
+        if (result.status !== 'fulfilled') continue;
+        const server = result.value;
+        dirs.push('dataDir' in server ? path.dirname(server.dataDir) : server.dir);
+        stops.push(server.stop());
+      }
+      await Promise.allSettled(stops);
+      for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+      const left = dirs.filter((dir) => fs.existsSync(dir));
+      if (left.length > 0) console.error(`temp dirs left behind: ${left.join(', ')}`);
+    })();
+    return cleanup;
+  };
+  const shutdown = async (code: number): Promise<never> => {
+    await stopAll();
+    // Output to a pipe is asynchronous: let it drain before exiting.
+    await new Promise((resolve) => process.stdout.write('', resolve));
+    process.exit(code);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      state.interrupted = true;
+      console.error(`\n${signal}: stopping the servers`);
+      void shutdown(130);
+    });
+  }
+  // Only now, with the handlers in place: startPostgres() runs initdb
+  // synchronously before it returns, and a signal then must not end the
+  // process by default, leaving the server's temp dir behind.
+  const postgresStart = startPostgres({
+    binDir: options.binDir,
+    settings: {
+      shared_preload_libraries: 'pg_stat_statements',
+      'pg_stat_statements.max': '10000',
+      max_connections: '200',
+      ...options.settings,
+    },
+  });
+  const pushgatewayStart = startPushgateway();
+
+  try {
+    const [postgres, pushgateway] = await Promise.all([postgresStart, pushgatewayStart]);
+    admin = await postgres.client();
+    await admin.query('CREATE EXTENSION pg_stat_statements');
+    const client = admin;
+    const role = async (name: string) => {
+      const password = randomBytes(12).toString('hex');
+      await client.query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}' IN ROLE pg_monitor`);
+      return { user: name, password };
+    };
+    const project = await role(options.role ?? 'bench_pushgateway_exporter');
+    const env: Record<string, string> = {
+      POSTGRESQL_HOST: postgres.host,
+      POSTGRESQL_PORT: String(postgres.port),
+      POSTGRESQL_DATABASE: 'postgres',
+      POSTGRESQL_USERNAME: project.user,
+      POSTGRESQL_PASSWORD: project.password,
+      POSTGRESQL_SSL: 'false',
+      PUSHGATEWAY_URL: pushgateway.url,
+      PUSHGATEWAY_JOB: 'bench',
+    };
+    return {
+      postgres,
+      pushgateway,
+      admin: client,
+      logFile: path.join(path.dirname(postgres.dataDir), 'server.log'),
+      env,
+      role,
+      async growDatabases(from, count) {
+        if (count <= from) return;
+        const t0 = performance.now();
+        await client.query('SET synchronous_commit = off');
+        for (let i = from; i < count; i += 1) {
+          if (state.interrupted) return;
+          await client.query(`CREATE DATABASE bench_db_${i} TEMPLATE template0`);
+        }
+        const s = ((performance.now() - t0) / 1000).toFixed(1);
+        console.log(`created databases ${from}..${count - 1} in ${s} s`);
+      },
+      tempDir(prefix) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+        tempDirs.push(dir);
+        return dir;
+      },
+      onShutdown(stop) {
+        extraStops.push(stop);
+      },
+      interrupted: () => state.interrupted,
+      shutdown,
+    };
+  } catch (error) {
+    if (state.interrupted) return new Promise<never>(() => undefined);
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    return shutdown(1);
+  }
+}
+
+/** How the scripts report a failure: the error on stderr, FAIL on stdout. */
+export function reportFailure(error: unknown): void {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  console.log('FAIL');
+}
+
+/** `parse(process.argv.slice(2))`; a usage error is reported as a failure and exits 1. */
+export function parseArgv<T>(parse: (argv: readonly string[]) => T): T {
+  try {
+    return parse(process.argv.slice(2));
+  } catch (error) {
+    reportFailure(error);
+    process.exit(1);
+  }
+}
+
+/**
+ * Runs `main` and shuts `servers` down with its exit code. An error is a
+ * failure (exit 1), except after SIGINT/SIGTERM: then the servers stopping
+ * under a run is expected and shutdown() is already under way.
+ */
+export async function runToEnd(servers: BenchServers, main: () => Promise<number>): Promise<never> {
+  let code = 1;
+  try {
+    code = await main();
+  } catch (error) {
+    if (!servers.interrupted()) reportFailure(error);
+  }
+  return servers.shutdown(code);
 }

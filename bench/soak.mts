@@ -3,34 +3,31 @@
  *
  * Memory and connection soak of a warm Lambda container: one Node process
  * invokes `collect(env)` N times in a row against a real, throwaway
- * PostgreSQL (embedded default major) and a real Pushgateway on loopback, and
+ * PostgreSQL (embedded default major; the servers of bench/lib.mts, so with
+ * pg_stat_statements preloaded) and a real Pushgateway on loopback, and
  * checks that it neither grows nor leaks connections:
  *   - RSS and heapUsed after a warm-up of 100 runs ("start", after gc()), at
  *     the end ("end", after gc()), and the peak RSS over every run;
  *   - runs that threw, or returned up=false or collectorErrors > 0;
- *   - connections left in pg_stat_activity with the run's application_name;
+ *   - connections in pg_stat_activity with the run's application_name: at
+ *     most one (the connection kept between runs) at every checkpoint, and
+ *     none after closeKeptConnection() at the end;
  *   - per-run wall time (mean, p50, p99 over all N runs).
  * Prints PASS, or FAIL and exits 1 when RSS grew more than 10 % (end vs
- * start), a connection was left over or any run failed. The servers are
+ * start), more than one connection was open at a checkpoint, one was left
+ * over after closing the kept one, or any run failed. The servers are
  * stopped and their temp dirs removed also on error and Ctrl-C.
  *
  * Run with --expose-gc (the npm script does) so the start/end samples are
  * taken after a full collection.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
-import { collect } from '../src/run.js';
-import {
-  DEFAULT_MAJOR,
-  embeddedBinDir,
-  startPostgres,
-  type PostgresServer,
-} from '../test/harness/postgres.js';
-import { startPushgateway, type PushgatewayServer } from '../test/harness/pushgateway.js';
+import { closeKeptConnection, collect } from '../src/run.js';
+import { parseArgv, runToEnd, startBenchServers, type BenchServers } from './lib.mjs';
+import { DEFAULT_MAJOR, embeddedBinDir } from '../test/harness/postgres.js';
 
 const WARM_UP = 100;
 const MAX_GROWTH_PERCENT = 10;
@@ -74,49 +71,8 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.max(0, index)]!;
 }
 
-let postgresStart: Promise<PostgresServer> | undefined;
-let pushgatewayStart: Promise<PushgatewayServer> | undefined;
-let admin: pg.Client | undefined;
-let cleanup: Promise<void> | undefined;
-const state = { interrupted: false };
-
-/** Stops whatever was started (also a server still starting) and checks its temp dirs are gone. */
-function stopAll(): Promise<void> {
-  cleanup ??= (async () => {
-    await admin?.end().catch(() => undefined);
-    const started = await Promise.allSettled([postgresStart, pushgatewayStart]);
-    const dirs: string[] = [];
-    const stops: Promise<void>[] = [];
-    for (const result of started) {
-      if (result.status !== 'fulfilled' || result.value === undefined) continue;
-      const server = result.value;
-      dirs.push('dataDir' in server ? path.dirname(server.dataDir) : server.dir);
-      stops.push(server.stop());
-    }
-    await Promise.allSettled(stops);
-    const left = dirs.filter((dir) => fs.existsSync(dir));
-    if (left.length > 0) console.error(`temp dirs left behind: ${left.join(', ')}`);
-  })();
-  return cleanup;
-}
-
-async function shutdown(code: number): Promise<never> {
-  await stopAll();
-  // Output to a pipe is asynchronous: let it drain before exiting.
-  await new Promise((resolve) => process.stdout.write('', resolve));
-  process.exit(code);
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    state.interrupted = true;
-    console.error(`\n${signal}: stopping the servers`);
-    void shutdown(130);
-  });
-}
-
-async function countConnections(applicationName: string): Promise<number> {
-  const result = await admin!.query<{ n: number }>(
+async function countConnections(admin: pg.Client, applicationName: string): Promise<number> {
+  const result = await admin.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
     [applicationName],
   );
@@ -124,19 +80,19 @@ async function countConnections(applicationName: string): Promise<number> {
 }
 
 /** Connections left after the last run; a closed backend may take a moment to leave the view. */
-async function leftoverConnections(applicationName: string): Promise<number> {
+async function leftoverConnections(admin: pg.Client, applicationName: string): Promise<number> {
   const deadline = Date.now() + 2_000;
   for (;;) {
-    const n = await countConnections(applicationName);
+    const n = await countConnections(admin, applicationName);
     if (n === 0 || Date.now() > deadline) return n;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
 /** A few databases with tables and rows, so the per-database families have work. */
-async function createDatabases(postgres: PostgresServer): Promise<string[]> {
+async function createDatabases({ admin, postgres }: BenchServers): Promise<string[]> {
   const names = ['soak_shop', 'soak_billing', 'soak_auth', 'soak_reports'];
-  for (const name of names) await admin!.query(`CREATE DATABASE ${name}`);
+  for (const name of names) await admin.query(`CREATE DATABASE ${name}`);
   for (const name of names) {
     const db = await postgres.client(name);
     try {
@@ -170,19 +126,15 @@ function sample(run: number, connections: number, segmentMeanMs: number): Sample
   };
 }
 
-async function main(): Promise<number> {
-  const runs = parseRuns(process.argv.slice(2));
+async function main(servers: BenchServers, runs: number): Promise<number> {
+  const { admin, postgres, pushgateway } = servers;
   const silent = { info() {}, error() {} };
   const applicationName = `soak-${process.pid}-${randomBytes(4).toString('hex')}`;
 
-  postgresStart = startPostgres({ binDir: embeddedBinDir(DEFAULT_MAJOR) });
-  pushgatewayStart = startPushgateway();
-  const [postgres, pushgateway] = await Promise.all([postgresStart, pushgatewayStart]);
-  admin = await postgres.client();
   const version =
     (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]
       ?.v ?? '?';
-  const databases = await createDatabases(postgres);
+  const databases = await createDatabases(servers);
 
   console.log(
     `node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} x${os.availableParallelism()}, gc ${gc === undefined ? 'not exposed' : 'exposed'}`,
@@ -194,6 +146,8 @@ async function main(): Promise<number> {
     `${runs} sequential runs of collect() in one process, warm-up ${WARM_UP}, application_name ${applicationName}\n`,
   );
 
+  // The superuser (not servers.env's pg_monitor role), in the first soak database, with the
+  // run's application_name (to count its connections) and the example business collector on.
   const env = {
     POSTGRESQL_HOST: postgres.host,
     POSTGRESQL_PORT: String(postgres.port),
@@ -223,7 +177,7 @@ async function main(): Promise<number> {
   const started = performance.now();
 
   for (let run = 1; run <= runs; run += 1) {
-    if (state.interrupted) return 130;
+    if (servers.interrupted()) return 130;
     const t0 = performance.now();
     try {
       const summary = await collect(env, { log: silent });
@@ -246,11 +200,13 @@ async function main(): Promise<number> {
       const segment = durations.slice(segmentStart);
       const segmentMean = segment.reduce((a, b) => a + b, 0) / segment.length;
       segmentStart = durations.length;
-      samples.push(sample(run, await countConnections(applicationName), segmentMean));
+      samples.push(sample(run, await countConnections(admin, applicationName), segmentMean));
     }
   }
   const elapsedS = (performance.now() - started) / 1000;
-  const leftover = await leftoverConnections(applicationName);
+  const mostOpen = Math.max(...samples.map((s) => s.connections));
+  await closeKeptConnection();
+  const leftover = await leftoverConnections(admin, applicationName);
 
   const start = samples[0]!;
   const end = samples[samples.length - 1]!;
@@ -281,7 +237,9 @@ async function main(): Promise<number> {
     `rss start=${mb(start.rss)}MB end=${mb(end.rss)}MB peak=${mb(peakRss)}MB growth=${growth.toFixed(1)}%`,
   );
   console.log(`heap start=${mb(start.heapUsed)}MB end=${mb(end.heapUsed)}MB`);
-  console.log(`leftover connections=${leftover}`);
+  console.log(
+    `connections open at checkpoints: at most ${mostOpen}; after closing the kept one: ${leftover}`,
+  );
   console.log(
     `runs=${runs} failed=${failed} mean=${mean.toFixed(2)}ms p50=${percentile(sorted, 50).toFixed(2)}ms p99=${percentile(sorted, 99).toFixed(2)}ms`,
   );
@@ -289,6 +247,7 @@ async function main(): Promise<number> {
   const problems: string[] = [];
   if (growth > MAX_GROWTH_PERCENT)
     problems.push(`RSS grew ${growth.toFixed(1)}% (> ${MAX_GROWTH_PERCENT}%)`);
+  if (mostOpen > 1) problems.push(`${mostOpen} connections open at once (one is kept at most)`);
   if (leftover !== 0) problems.push(`${leftover} connection(s) left over`);
   if (failed > 0) problems.push(`${failed} run(s) failed`);
   for (const problem of problems) console.log(`problem: ${problem}`);
@@ -296,14 +255,6 @@ async function main(): Promise<number> {
   return problems.length === 0 ? 0 : 1;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  // Once interrupted, the servers stopping under a run is expected: no FAIL.
-  if (!state.interrupted) {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    console.log('FAIL');
-  }
-}
-await shutdown(code);
+const runs = parseArgv(parseRuns);
+const servers = await startBenchServers({ binDir: embeddedBinDir(DEFAULT_MAJOR) });
+await runToEnd(servers, () => main(servers, runs));

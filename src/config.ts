@@ -17,6 +17,7 @@ export const ENV = {
   connectTimeoutMs: 'POSTGRESQL_CONNECT_TIMEOUT_MS',
   statementTimeoutMs: 'POSTGRESQL_STATEMENT_TIMEOUT_MS',
   applicationName: 'POSTGRESQL_APPLICATION_NAME',
+  keepConnectionSeconds: 'POSTGRESQL_KEEP_CONNECTION_SECONDS',
   pushgatewayUrl: 'PUSHGATEWAY_URL',
   pushgatewayJob: 'PUSHGATEWAY_JOB',
   pushgatewayInstance: 'PUSHGATEWAY_INSTANCE',
@@ -40,6 +41,7 @@ export const DEFAULTS = {
   connectTimeoutMs: 5_000,
   statementTimeoutMs: 10_000,
   applicationName: 'postgresql-pushgateway-exporter',
+  keepConnectionSeconds: 300,
   pushgatewayJob: 'postgresql-exporter',
   pushgatewayLabels: 'app=prometheus-postgresql-exporter',
   pushgatewayTimeoutMs: 10_000,
@@ -71,6 +73,12 @@ export interface PostgresConfig {
   readonly connectTimeoutMs: number;
   readonly statementTimeoutMs: number;
   readonly applicationName: string;
+  /**
+   * How long a warm process keeps its connection idle between runs, in
+   * seconds (PostgreSQL 14+ closes it itself after as long); 0: a new
+   * connection every run.
+   */
+  readonly keepConnectionSeconds: number;
 }
 
 export interface IamAuthConfig {
@@ -412,6 +420,8 @@ export function loadConfig(env: Env): Config {
       statementTimeoutMs:
         integer(env, ENV.statementTimeoutMs, 100, 900_000) ?? DEFAULTS.statementTimeoutMs,
       applicationName: read(env, ENV.applicationName) ?? DEFAULTS.applicationName,
+      keepConnectionSeconds:
+        integer(env, ENV.keepConnectionSeconds, 0, 86_400) ?? DEFAULTS.keepConnectionSeconds,
     },
     pushgateway: {
       url: pushUrl,

@@ -1,4 +1,3 @@
-import { Signer } from '@aws-sdk/rds-signer';
 import type { PostgresTarget } from './config.js';
 import { errorMessage } from './errors.js';
 
@@ -35,7 +34,9 @@ export const cachedSigner: SignerFactory = (config) => {
   const key = JSON.stringify([config.hostname, config.port, config.username, config.region]);
   let signer = signers.get(key);
   if (signer === undefined) {
-    signer = new Signer({ ...config });
+    // The SDK is loaded on first use, not with the function (see README, Performance).
+    const made = import('@aws-sdk/rds-signer').then(({ Signer }) => new Signer({ ...config }));
+    signer = { getAuthToken: async () => (await made).getAuthToken() };
     signers.set(key, signer);
   }
   return signer;

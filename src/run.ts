@@ -14,7 +14,10 @@ import {
   type PostgresTarget,
   type PushgatewayConfig,
 } from './config.js';
-import { connect, type Database } from './db.js';
+import { openSession, type Database } from './db.js';
+
+/** Closes the connection kept between runs (scripts, tests): from here, so it is the one collect() used. */
+export { closeKeptConnection } from './db.js';
 import { budget, DEFAULT_BUDGET_MS, retry, within } from './budget.js';
 import { ConfigError, PushError, errorMessage } from './errors.js';
 import { iamPassword } from './iam.js';
@@ -128,9 +131,9 @@ async function runCollectors(
   options: CollectorOptions,
   collectDeadline: number,
   redactText: (text: string) => string,
-): Promise<{ outcomes: CollectorOutcome[]; registries: Registry[] }> {
+): Promise<{ outcomes: CollectorOutcome[]; texts: string[] }> {
   const outcomes: CollectorOutcome[] = [];
-  const registries: Registry[] = [];
+  const texts: string[] = [];
   /** Metric name → the collector that pushed it: two collectors may not push one family. */
   const owners = new Map<string, string>();
   for (const collector of collectors) {
@@ -151,7 +154,9 @@ async function runCollectors(
         );
       }
       for (const name of names) owners.set(name, collector.name);
-      registries.push(registry);
+      // Serialized at once, so the registry and the rows behind it can go:
+      // the peak memory is one collector's, not all of them together.
+      if (names.length > 0) texts.push(await registry.metrics());
       outcomes.push({ name: collector.name, ok: true, durationMs: ms(start) });
     } catch (error) {
       outcomes.push({
@@ -162,7 +167,7 @@ async function runCollectors(
       });
     }
   }
-  return { outcomes, registries };
+  return { outcomes, texts };
 }
 
 function countSeries(exposition: string): number {
@@ -219,19 +224,29 @@ export async function gather(config: Config, deps: RunDependencies = {}): Promis
       downReason = describe(error);
     }
   }
-  let target = resolveTarget(postgres, secret);
+  const target = resolveTarget(postgres, secret);
   hide.push(target.password);
   const redactText = (text: string) => redact(text, hide);
 
   let db: Database | undefined;
   try {
     if (downReason !== undefined) throw new Error(downReason);
-    if (postgres.iamAuth !== undefined) {
-      // A fresh IAM auth token per run (they live 15 minutes); a secret like a password.
-      target = { ...target, password: await iamPassword(target, postgres.iamAuth.region) };
-      hide.push(target.password);
-    }
-    db = await connect(target, { ...postgres, deadline: collectDeadline });
+    const { iamAuth } = postgres;
+    // With IAM auth, a fresh token (they live 15 minutes) for each new connection;
+    // a secret like a password.
+    const token =
+      iamAuth === undefined
+        ? undefined
+        : async () => {
+            const password = await iamPassword(target, iamAuth.region);
+            hide.push(password);
+            return password;
+          };
+    db = await openSession(
+      target,
+      { ...postgres, deadline: collectDeadline, keepSeconds: postgres.keepConnectionSeconds },
+      token,
+    );
   } catch (error) {
     // An unusable CA file is a configuration error: fail, naming the variable.
     if (error instanceof ConfigError) throw error;
@@ -245,7 +260,7 @@ export async function gather(config: Config, deps: RunDependencies = {}): Promis
 
   const upRegistry = new Registry();
   recordUp(upRegistry, db !== undefined);
-  const registries = [upRegistry];
+  const texts = [await upRegistry.metrics()];
   let outcomes: CollectorOutcome[] = [];
   let skipped: string[] = [];
   const serverVersion = db?.serverVersion;
@@ -256,16 +271,17 @@ export async function gather(config: Config, deps: RunDependencies = {}): Promis
       const runnable = collectors.filter((c) => supports(c, version));
       const result = await runCollectors(db, runnable, options, collectDeadline, redactText);
       outcomes = result.outcomes;
-      registries.push(...result.registries);
+      texts.push(...result.texts);
     } finally {
       await db.close();
     }
   }
   const selfRegistry = new Registry();
   recordSelfMetrics(selfRegistry, outcomes, performance.now() - started);
-  registries.push(selfRegistry);
+  texts.push(await selfRegistry.metrics());
   return {
-    body: await Registry.merge(registries).metrics(),
+    // What Registry.merge(...).metrics() would print: families one blank line apart.
+    body: texts.join('\n'),
     up: db !== undefined,
     ...(downReason === undefined ? {} : { downReason }),
     ...(serverVersion === undefined ? {} : { serverVersion }),

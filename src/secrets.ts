@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DatabaseSecret } from './config.js';
 import { SecretError, errorMessage } from './errors.js';
 
@@ -86,9 +86,13 @@ export function secretsManagerSource(options: SecretsManagerSourceOptions = {}):
     async get(secretId, { timeoutMs } = {}) {
       const hit = cache.get(secretId);
       if (hit !== undefined && hit.expires > now()) return hit.secret;
-      client ??= new SecretsManagerClient({});
       let text: string | undefined;
       try {
+        // Loaded on first use: most deployments have no secret, and the SDK takes
+        // time and memory to load (see README, Performance).
+        const sdk = await import('@aws-sdk/client-secrets-manager');
+        client ??= new sdk.SecretsManagerClient({});
+        const { GetSecretValueCommand } = sdk;
         const request = client.send(
           new GetSecretValueCommand({ SecretId: secretId }),
           timeoutMs === undefined ? {} : { abortSignal: AbortSignal.timeout(timeoutMs) },

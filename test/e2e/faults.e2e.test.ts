@@ -18,9 +18,10 @@ import type { Collector } from '../../src/collectors/types.js';
 import { ConfigError, PushError } from '../../src/errors.js';
 import { collect, type RunDependencies, type RunSummary } from '../../src/run.js';
 import { secretsManagerSource } from '../../src/secrets.js';
+import { closeKeptConnection } from '../../src/db.js';
 import { pushgatewayMetrics, runEnv, servers, superuser } from '../harness/context.js';
 import { parseExposition, select } from '../harness/exposition.js';
-import { freePort } from '../harness/ports.js';
+import { eventually, freePort } from '../harness/ports.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { startProxy, type Proxy } from '../harness/proxy.js';
 
@@ -228,19 +229,51 @@ describe('PostgreSQL faults', () => {
     ).toBeGreaterThan(0);
   });
 
-  it('two runs at once: both succeed and leave no connection open', async () => {
-    const env = runEnv({ POSTGRESQL_APPLICATION_NAME: 'fault-concurrent-runs' });
-    const started = Date.now();
-    const [a, b] = await Promise.all([run(env), run(env)]);
-    expect(Date.now() - started).toBeLessThan(5_000);
-    expect(a.summary).toMatchObject({ up: true, collectorErrors: 0 });
-    expect(b.summary).toMatchObject({ up: true, collectorErrors: 0 });
-    const admin = await superuser();
-    const { rows } = await admin.query<{ n: string }>(
-      "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'fault-concurrent-runs'",
-    );
-    await admin.end();
-    expect(rows[0]?.n).toBe('0');
+  it('two runs at once: both succeed; one connection is kept for the next run, none with keep 0', async () => {
+    const count = async (name: string) => {
+      const admin = await superuser();
+      try {
+        const { rows } = await admin.query<{ n: string }>(
+          'SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1',
+          [name],
+        );
+        return Number(rows[0]?.n);
+      } finally {
+        await admin.end();
+      }
+    };
+    for (const keep of ['300', '0']) {
+      const name = `fault-concurrent-runs-${keep}`;
+      const env = runEnv({
+        POSTGRESQL_APPLICATION_NAME: name,
+        POSTGRESQL_KEEP_CONNECTION_SECONDS: keep,
+      });
+      const started = Date.now();
+      const [a, b] = await Promise.all([run(env), run(env)]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(a.summary).toMatchObject({ up: true, collectorErrors: 0 });
+      expect(b.summary).toMatchObject({ up: true, collectorErrors: 0 });
+      // The second connection is closed at once; a closed backend may take a moment to leave the view.
+      await eventually(async () => expect(await count(name)).toBe(keep === '0' ? 0 : 1));
+    }
+    await closeKeptConnection();
+    await eventually(async () => expect(await count('fault-concurrent-runs-300')).toBe(0));
+  });
+
+  it('a kept connection to a server that stopped answering: given up after a second, then up 0 in time', async () => {
+    const env = ownEnv({ POSTGRESQL_CONNECT_TIMEOUT_MS: '1000' });
+    expect((await run(env)).summary).toMatchObject({ up: true, collectorErrors: 0 });
+    own.pause();
+    try {
+      const outcome = await run(env);
+      await expectDown(outcome, env.PUSHGATEWAY_JOB!, /timeout/i);
+      // One second for the kept connection's check, one for a new connect.
+      expect(outcome.ms).toBeGreaterThanOrEqual(1_900);
+      expect(outcome.ms).toBeLessThan(3_500);
+    } finally {
+      own.resume();
+    }
+    expect((await run(env)).summary).toMatchObject({ up: true, collectorErrors: 0 });
   });
 });
 

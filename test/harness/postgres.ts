@@ -24,7 +24,10 @@ export interface PostgresServer {
   readonly major: number;
   readonly dataDir: string;
   readonly pid: number;
-  /** SIGSTOP: the server keeps accepting TCP connections but answers nothing. */
+  /**
+   * SIGSTOP to the postmaster and every backend: the server keeps accepting TCP
+   * connections but answers nothing, also on connections already open.
+   */
   pause(): void;
   /** SIGCONT after pause(). */
   resume(): void;
@@ -260,8 +263,8 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
       get pid() {
         return child?.pid ?? -1;
       },
-      pause: () => child?.kill('SIGSTOP'),
-      resume: () => child?.kill('SIGCONT'),
+      pause: () => signalAll(child, 'SIGSTOP'),
+      resume: () => signalAll(child, 'SIGCONT'),
       async restart() {
         await stopServer(child, () => undefined);
         child = spawnServer();
@@ -288,4 +291,34 @@ async function stopServer(child: ChildProcess | undefined, removeAll: () => void
     clearTimeout(timer);
   }
   removeAll();
+}
+
+/** The pids whose parent is `pid` (PostgreSQL's backends and workers), from /proc. */
+function childPids(pid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 is the parent pid; field 2, the name in parentheses, may hold spaces.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Sends `signal` to the postmaster and its children. */
+function signalAll(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
+  if (child?.pid === undefined) return;
+  child.kill(signal);
+  for (const pid of childPids(child.pid)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
 }

@@ -1,0 +1,199 @@
+/**
+ * The connection a warm process keeps between runs (src/db.ts openSession):
+ * reused while it answers, replaced when it is gone, never kept when it is
+ * unusable, closed by the server itself after POSTGRESQL_KEEP_CONNECTION_SECONDS
+ * (14+), and never in the way of the process exiting.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { COLLECTORS } from '../../src/collectors/index.js';
+import type { Collector } from '../../src/collectors/types.js';
+import { closeKeptConnection } from '../../src/db.js';
+import { collect, type RunDependencies, type RunSummary } from '../../src/run.js';
+import { runEnv, superuser } from '../harness/context.js';
+import { eventually, sleep } from '../harness/ports.js';
+
+const silent = { info() {}, error() {} };
+
+/** The backends of one application_name: pid and start time. */
+async function backends(applicationName: string): Promise<{ pid: number; start: string }[]> {
+  const admin = await superuser();
+  try {
+    const { rows } = await admin.query<{ pid: number; start: string }>(
+      `SELECT pid, backend_start::text AS start FROM pg_stat_activity
+        WHERE application_name = $1 ORDER BY pid`,
+      [applicationName],
+    );
+    return rows;
+  } finally {
+    await admin.end();
+  }
+}
+
+async function terminate(pid: number): Promise<void> {
+  const admin = await superuser();
+  try {
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+  } finally {
+    await admin.end();
+  }
+}
+
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return runEnv({
+    POSTGRESQL_APPLICATION_NAME: `session-${randomBytes(4).toString('hex')}`,
+    ...extra,
+  });
+}
+
+async function healthy(
+  runEnvironment: Record<string, string>,
+  deps: RunDependencies = {},
+): Promise<RunSummary> {
+  const summary = await collect(runEnvironment, { log: silent, ...deps });
+  expect(summary).toMatchObject({ up: true, collectorErrors: 0 });
+  return summary;
+}
+
+/** A collector that reads how many prepared statements its session holds. */
+function preparedCounter(seen: number[]): Collector {
+  return {
+    name: 'prepared_count',
+    async collect({ db }) {
+      const [row] = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_prepared_statements',
+      );
+      seen.push(row?.n ?? -1);
+    },
+  };
+}
+
+afterEach(async () => {
+  await closeKeptConnection();
+});
+
+describe('the connection kept between runs', () => {
+  it('serves the next run: same backend, statements already prepared', async () => {
+    const e = env();
+    const seen: number[] = [];
+    const collectors = [preparedCounter(seen), ...COLLECTORS];
+    await healthy(e, { collectors });
+    const first = await backends(e.POSTGRESQL_APPLICATION_NAME!);
+    expect(first).toHaveLength(1);
+    await healthy(e, { collectors });
+    expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual(first);
+    // First run: only the version check was prepared before the counter ran. The
+    // second run finds every statement of the first still prepared.
+    expect(seen[0]).toBeLessThanOrEqual(3);
+    expect(seen[1]).toBeGreaterThan(COLLECTORS.length / 2);
+
+    await closeKeptConnection();
+    await eventually(async () =>
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
+    );
+  });
+
+  it('POSTGRESQL_KEEP_CONNECTION_SECONDS=0: a new connection every run, none left open', async () => {
+    const e = env({ POSTGRESQL_KEEP_CONNECTION_SECONDS: '0' });
+    await healthy(e);
+    await eventually(async () =>
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
+    );
+  });
+
+  it('replaces a kept connection the server ended between runs, without a failed collector', async () => {
+    const e = env();
+    await healthy(e);
+    const [old] = await backends(e.POSTGRESQL_APPLICATION_NAME!);
+    await terminate(old!.pid);
+    await eventually(async () =>
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
+    );
+    const started = Date.now();
+    await healthy(e);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const now = await backends(e.POSTGRESQL_APPLICATION_NAME!);
+    expect(now).toHaveLength(1);
+    expect(now[0]!.pid).not.toBe(old!.pid);
+  });
+
+  it('is closed when the next run is for another target (here another application_name)', async () => {
+    const a = env();
+    const b = { ...a, POSTGRESQL_APPLICATION_NAME: `${a.POSTGRESQL_APPLICATION_NAME!}-b` };
+    await healthy(a);
+    await healthy(b);
+    await eventually(async () =>
+      expect(await backends(a.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
+    );
+    expect(await backends(b.POSTGRESQL_APPLICATION_NAME!)).toHaveLength(1);
+  });
+
+  it('is not kept when a run left it inside a transaction', async () => {
+    const e = env();
+    const opener: Collector = {
+      name: 'opens_a_transaction',
+      async collect({ db }) {
+        await db.query('BEGIN');
+      },
+    };
+    await healthy(e, { collectors: [opener] });
+    await eventually(async () =>
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
+    );
+  });
+
+  it('is closed by the server after the keep time (14+), else dropped by the next run', async () => {
+    const e = env({ POSTGRESQL_KEEP_CONNECTION_SECONDS: '1' });
+    const first = await healthy(e);
+    const [old] = await backends(e.POSTGRESQL_APPLICATION_NAME!);
+    expect(old).toBeDefined();
+    if (first.serverVersion! >= 140_000) {
+      // idle_session_timeout: the server ends the idle session by itself.
+      await eventually(
+        async () => expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
+        5_000,
+      );
+    } else {
+      await sleep(1_500);
+    }
+    await healthy(e);
+    const now = await backends(e.POSTGRESQL_APPLICATION_NAME!);
+    expect(now).toHaveLength(1);
+    expect(now[0]!.pid).not.toBe(old!.pid);
+  });
+
+  it('does not keep a process alive: a script that runs once exits right after the run', async () => {
+    const e = env();
+    const script = [
+      "import('./src/run.ts').then(async (m) => {",
+      // The package is CommonJS: the module's exports are under default.
+      '  const { collect } = m.default ?? m;',
+      '  const s = await collect(process.env, { log: { info() {}, error() {} } });',
+      "  process.stdout.write(JSON.stringify({ up: s.up, errors: s.collectorErrors }) + '\\n');",
+      '});',
+    ].join('\n');
+    const started = Date.now();
+    const result = await new Promise<{ code: number | null; out: string; err: string; ms: number }>(
+      (resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
+          env: { ...process.env, ...e },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        child.on('error', reject);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, out, err, ms: Date.now() - started });
+        });
+      },
+    );
+    expect(result.code, result.err).toBe(0);
+    expect(JSON.parse(result.out)).toEqual({ up: true, errors: 0 });
+    expect(result.ms).toBeLessThan(15_000);
+  });
+});
