@@ -254,10 +254,14 @@ describe('PostgreSQL faults', () => {
       expect(a.summary).toMatchObject({ up: true, collectorErrors: 0 });
       expect(b.summary).toMatchObject({ up: true, collectorErrors: 0 });
       // The second connection is closed at once; a closed backend may take a moment to leave the view.
-      await eventually(async () => expect(await count(name)).toBe(keep === '0' ? 0 : 1));
+      await eventually(async () => {
+        expect(await count(name)).toBe(keep === '0' ? 0 : 1);
+      });
     }
     await closeKeptConnection();
-    await eventually(async () => expect(await count('fault-concurrent-runs-300')).toBe(0));
+    await eventually(async () => {
+      expect(await count('fault-concurrent-runs-300')).toBe(0);
+    });
   });
 
   it('a kept connection to a server that stopped answering: given up after a second, then up 0 in time', async () => {

@@ -263,8 +263,12 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
       get pid() {
         return child?.pid ?? -1;
       },
-      pause: () => signalAll(child, 'SIGSTOP'),
-      resume: () => signalAll(child, 'SIGCONT'),
+      pause: () => {
+        signalAll(child, 'SIGSTOP');
+      },
+      resume: () => {
+        signalAll(child, 'SIGCONT');
+      },
       async restart() {
         await stopServer(child, () => undefined);
         child = spawnServer();

@@ -89,17 +89,17 @@ describe('the connection kept between runs', () => {
     expect(seen[1]).toBeGreaterThan(COLLECTORS.length / 2);
 
     await closeKeptConnection();
-    await eventually(async () =>
-      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
-    );
+    await eventually(async () => {
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]);
+    });
   });
 
   it('POSTGRESQL_KEEP_CONNECTION_SECONDS=0: a new connection every run, none left open', async () => {
     const e = env({ POSTGRESQL_KEEP_CONNECTION_SECONDS: '0' });
     await healthy(e);
-    await eventually(async () =>
-      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
-    );
+    await eventually(async () => {
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]);
+    });
   });
 
   it('replaces a kept connection the server ended between runs, without a failed collector', async () => {
@@ -107,9 +107,9 @@ describe('the connection kept between runs', () => {
     await healthy(e);
     const [old] = await backends(e.POSTGRESQL_APPLICATION_NAME!);
     await terminate(old!.pid);
-    await eventually(async () =>
-      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
-    );
+    await eventually(async () => {
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]);
+    });
     const started = Date.now();
     await healthy(e);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -123,10 +123,10 @@ describe('the connection kept between runs', () => {
     const b = { ...a, POSTGRESQL_APPLICATION_NAME: `${a.POSTGRESQL_APPLICATION_NAME!}-b` };
     await healthy(a);
     await healthy(b);
-    await eventually(async () =>
-      expect(await backends(a.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
-    );
-    expect(await backends(b.POSTGRESQL_APPLICATION_NAME!)).toHaveLength(1);
+    await eventually(async () => {
+      expect(await backends(a.POSTGRESQL_APPLICATION_NAME!)).toEqual([]);
+    });
+    expect(await backends(b.POSTGRESQL_APPLICATION_NAME)).toHaveLength(1);
   });
 
   it('is not kept when a run left it inside a transaction', async () => {
@@ -138,9 +138,9 @@ describe('the connection kept between runs', () => {
       },
     };
     await healthy(e, { collectors: [opener] });
-    await eventually(async () =>
-      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
-    );
+    await eventually(async () => {
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]);
+    });
   });
 
   it('is closed by the server after the keep time (14+), else dropped by the next run', async () => {
@@ -150,10 +150,9 @@ describe('the connection kept between runs', () => {
     expect(old).toBeDefined();
     if (first.serverVersion! >= 140_000) {
       // idle_session_timeout: the server ends the idle session by itself.
-      await eventually(
-        async () => expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]),
-        5_000,
-      );
+      await eventually(async () => {
+        expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]);
+      }, 5_000);
     } else {
       await sleep(1_500);
     }
