@@ -239,12 +239,14 @@ export async function openSession(
 ): Promise<Database> {
   const key = sessionKey(target, options, password !== undefined);
   const keep = options.keepSeconds > 0;
+  // Without keeping, a run neither takes nor disturbs the kept connection.
+  if (!keep) return lease(await open(target, options, password), options, key);
   const previous = kept;
   if (previous !== undefined && !previous.busy) {
     kept = undefined;
     const fresh = Date.now() - previous.idleSince <= options.keepSeconds * 1_000;
     const { connection } = previous;
-    if (keep && fresh && previous.key === key && connection.usable()) {
+    if (fresh && previous.key === key && connection.usable()) {
       connection.begin(options.deadline);
       connection.hold(true);
       try {
@@ -260,7 +262,7 @@ export async function openSession(
   }
   const connection = await open(target, options, password);
   try {
-    if (keep && connection.serverVersion >= 140_000) {
+    if (connection.serverVersion >= 140_000) {
       await connection.query(`SET idle_session_timeout = '${options.keepSeconds}s'`);
     }
   } catch (error) {

@@ -102,6 +102,18 @@ describe('the connection kept between runs', () => {
     });
   });
 
+  it('a run with keep 0 neither takes nor closes the connection kept by other runs', async () => {
+    const e = env();
+    await healthy(e);
+    const kept = await backends(e.POSTGRESQL_APPLICATION_NAME!);
+    await healthy({ ...e, POSTGRESQL_KEEP_CONNECTION_SECONDS: '0' });
+    await eventually(async () => {
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual(kept);
+    });
+    await healthy(e);
+    expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual(kept);
+  });
+
   it('replaces a kept connection the server ended between runs, without a failed collector', async () => {
     const e = env();
     await healthy(e);
