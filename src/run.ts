@@ -131,9 +131,9 @@ async function runCollectors(
   options: CollectorOptions,
   collectDeadline: number,
   redactText: (text: string) => string,
-): Promise<{ outcomes: CollectorOutcome[]; texts: string[] }> {
+): Promise<{ outcomes: CollectorOutcome[]; registries: Registry[] }> {
   const outcomes: CollectorOutcome[] = [];
-  const texts: string[] = [];
+  const registries: Registry[] = [];
   /** Metric name → the collector that pushed it: two collectors may not push one family. */
   const owners = new Map<string, string>();
   for (const collector of collectors) {
@@ -154,9 +154,7 @@ async function runCollectors(
         );
       }
       for (const name of names) owners.set(name, collector.name);
-      // Serialized at once, so the registry and the rows behind it can go:
-      // the peak memory is one collector's, not all of them together.
-      if (names.length > 0) texts.push(await registry.metrics());
+      registries.push(registry);
       outcomes.push({ name: collector.name, ok: true, durationMs: ms(start) });
     } catch (error) {
       outcomes.push({
@@ -167,7 +165,7 @@ async function runCollectors(
       });
     }
   }
-  return { outcomes, texts };
+  return { outcomes, registries };
 }
 
 function countSeries(exposition: string): number {
@@ -260,7 +258,7 @@ export async function gather(config: Config, deps: RunDependencies = {}): Promis
 
   const upRegistry = new Registry();
   recordUp(upRegistry, db !== undefined);
-  const texts = [await upRegistry.metrics()];
+  const registries = [upRegistry];
   let outcomes: CollectorOutcome[] = [];
   let skipped: string[] = [];
   const serverVersion = db?.serverVersion;
@@ -271,17 +269,16 @@ export async function gather(config: Config, deps: RunDependencies = {}): Promis
       const runnable = collectors.filter((c) => supports(c, version));
       const result = await runCollectors(db, runnable, options, collectDeadline, redactText);
       outcomes = result.outcomes;
-      texts.push(...result.texts);
+      registries.push(...result.registries);
     } finally {
       await db.close();
     }
   }
   const selfRegistry = new Registry();
   recordSelfMetrics(selfRegistry, outcomes, performance.now() - started);
-  texts.push(await selfRegistry.metrics());
+  registries.push(selfRegistry);
   return {
-    // What Registry.merge(...).metrics() would print: families one blank line apart.
-    body: texts.join('\n'),
+    body: await Registry.merge(registries).metrics(),
     up: db !== undefined,
     ...(downReason === undefined ? {} : { downReason }),
     ...(serverVersion === undefined ? {} : { serverVersion }),
