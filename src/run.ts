@@ -15,9 +15,6 @@ import {
   type PushgatewayConfig,
 } from './config.js';
 import { openSession, type Database } from './db.js';
-
-/** Closes the connection kept between runs (scripts, tests): from here, so it is the one collect() used. */
-export { closeKeptConnection } from './db.js';
 import { budget, DEFAULT_BUDGET_MS, retry, within } from './budget.js';
 import { ConfigError, PushError, errorMessage } from './errors.js';
 import { iamPassword } from './iam.js';
@@ -25,6 +22,9 @@ import { CustomQueriesError, loadCustomQueries } from './custom_queries.js';
 import { jsonLogger, redact, type Logger } from './logger.js';
 import { displayUrl, isCertificateError, push } from './pushgateway.js';
 import { secretsManagerSource, type SecretSource } from './secrets.js';
+
+/** Closes the connection kept between runs (scripts, tests): from here, so it is the one collect() used. */
+export { closeKeptConnection } from './db.js';
 
 export interface CollectorOutcome {
   readonly name: string;
