@@ -21,6 +21,7 @@
  * results). Every server, process and temp dir is removed also on error and
  * Ctrl-C (bench/lib.mts).
  */
+import { silentLogger } from '../src/logger.js';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -134,7 +135,7 @@ interface Warm {
 }
 
 async function warmRun(env: Record<string, string>): Promise<Warm> {
-  const silent = { info() {}, error() {} };
+  const silent = silentLogger();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const summary = await collect(env, { log: silent });

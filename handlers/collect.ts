@@ -1,5 +1,6 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { SAFETY_MARGIN_MS } from '../src/budget.js';
+import { createLogger } from '../src/logger.js';
 import { collect, type RunSummary } from '../src/run.js';
 import { secretsManagerSource } from '../src/secrets.js';
 
@@ -12,11 +13,13 @@ const secrets = secretsManagerSource();
  */
 export async function handler(
   _event?: ScheduledEvent,
-  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'awsRequestId'>>,
 ): Promise<RunSummary> {
   const remaining = context?.getRemainingTimeInMillis();
+  const requestId = context?.awsRequestId;
   return collect(process.env, {
     secrets,
+    log: createLogger(requestId === undefined ? {} : { fields: { awsRequestId: requestId } }),
     ...(remaining === undefined ? {} : { deadline: Date.now() + remaining - SAFETY_MARGIN_MS }),
   });
 }

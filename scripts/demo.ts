@@ -10,8 +10,7 @@
  *
  * Set PUSHGATEWAY_URL to push to a Pushgateway of your own instead.
  */
-import { loadConfig } from '../src/config.js';
-import { gather, instanceLabel, runOnce } from '../src/run.js';
+import { collect, plan } from '../src/run.js';
 import { parseSchedule } from '../src/schedule.js';
 import { MissingToolError } from '../test/harness/ports.js';
 import {
@@ -96,28 +95,27 @@ async function main(): Promise<void> {
     // The worked business example is off by default; the demo shows it.
     COLLECTORS_ENABLE: process.env.COLLECTORS_ENABLE ?? 'business_user_tables',
   };
-  const config = loadConfig(env);
+  // Checked once before the first run: a bad setting stops the demo at once.
+  const { config } = plan(env);
 
   let run = 0;
   const tick = async () => {
     run += 1;
     section(`Run ${run}`);
     if (url === undefined) {
-      const gathered = await gather(config);
-      process.stdout.write(gathered.body);
-      console.log(`\n(up=${gathered.up}, not pushed: no Pushgateway)`);
+      // The whole run, with the push replaced by printing what would have been pushed.
+      const summary = await collect(env, {
+        deliver: ({ body }) => {
+          process.stdout.write(body);
+          return Promise.resolve();
+        },
+      });
+      console.log(`\n(up=${summary.up}, not pushed: no Pushgateway)`);
       return;
     }
-    const summary = await runOnce(config);
-    const group = groupingPath(config.pushgateway.job, {
-      instance: instanceLabel(config.pushgateway, {
-        host: postgres!.host,
-        port: postgres!.port,
-        database: 'shop',
-        user: postgres!.user,
-        password: undefined,
-        ssl: 'disable',
-      }),
+    const summary = await collect(env);
+    const group = groupingPath(summary.job, {
+      instance: summary.instance,
       ...config.pushgateway.labels,
     });
     console.log(

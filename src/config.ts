@@ -1,5 +1,9 @@
-import { COLLECTOR_NAMES } from './collectors/index.js';
-import { MAX_STATEMENTS_LIMIT } from './collectors/types.js';
+/**
+ * Environment → typed settings. A leaf: it imports nothing of the exporter
+ * but its errors, and does no I/O. Names that other modules know (collector
+ * names) are read here and checked there.
+ */
+import net from 'node:net';
 import { ConfigError } from './errors.js';
 
 /** Environment variable names, in one place. */
@@ -31,6 +35,7 @@ export const ENV = {
   collectorsDisable: 'COLLECTORS_DISABLE',
   statementsLimit: 'STATEMENTS_LIMIT',
   customQueriesFile: 'CUSTOM_QUERIES_FILE',
+  collectorMaxSeries: 'COLLECTOR_MAX_SERIES',
 } as const;
 
 export const DEFAULTS = {
@@ -46,7 +51,11 @@ export const DEFAULTS = {
   pushgatewayLabels: 'app=prometheus-postgresql-exporter',
   pushgatewayTimeoutMs: 10_000,
   statementsLimit: 10,
+  collectorMaxSeries: 50_000,
 } as const;
+
+/** The most statements the statements collector may report: it bounds the series count. */
+export const MAX_STATEMENTS_LIMIT = 100;
 
 /**
  * How the connection to PostgreSQL uses TLS, with libpq's names:
@@ -117,6 +126,8 @@ export interface CollectorsConfig {
   readonly statementsLimit: number;
   /** Path of the YAML file of custom queries, if any. */
   readonly customQueriesFile: string | undefined;
+  /** Most series one collector may push in a run; past it the collector fails alone. */
+  readonly maxSeries: number;
 }
 
 export interface Config {
@@ -161,14 +172,33 @@ export function parseSslMode(raw: string, variable: string = ENV.ssl): SslMode {
   );
 }
 
+/** 127.0.0.0/8 and ::1; BlockList also matches their IPv4-mapped IPv6 forms (::ffff:127.0.0.1). */
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether `host` is this machine, decided from the parsed address, not from
+ * how the text starts: `localhost`, an IP address in 127.0.0.0/8 or ::1
+ * (bracketed or IPv4-mapped too), or a Unix socket directory. A host name
+ * such as `127.example.com` is not.
+ */
+export function isLoopback(host: string): boolean {
+  if (host.startsWith('/')) return true;
+  const name = host.toLowerCase().replace(/\.$/, '');
+  if (name === 'localhost') return true;
+  const address = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  const family = net.isIP(address);
+  if (family === 0) return false;
+  return LOOPBACK.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
 /**
  * The default when POSTGRESQL_SSL is unset: no TLS on loopback; everywhere
  * else TLS with the certificate checked, chain and host name (verify-full).
  */
 export function defaultSslMode(host: string): SslMode {
-  const loopback =
-    host === 'localhost' || host.startsWith('127.') || host === '::1' || host.startsWith('/');
-  return loopback ? 'disable' : 'verify-full';
+  return isLoopback(host) ? 'disable' : 'verify-full';
 }
 
 function boolean(env: Env, name: string): boolean | undefined {
@@ -262,23 +292,14 @@ export function parseGroupingLabels(raw: string, variable: string = ENV.pushgate
   return labels;
 }
 
-/** A comma-separated list of collector names, each checked against the table. */
+/** A comma-separated list of collector names; the collectors' table checks them (selectCollectors). */
 function collectorNames(env: Env, name: string): string[] {
   const raw = read(env, name);
   if (raw === undefined) return [];
-  const names = raw
+  return raw
     .split(',')
     .map((n) => n.trim())
     .filter((n) => n !== '');
-  for (const collector of names) {
-    if (!COLLECTOR_NAMES.includes(collector)) {
-      throw new ConfigError(
-        name,
-        `unknown collector "${collector}"; known: ${COLLECTOR_NAMES.join(', ')}`,
-      );
-    }
-  }
-  return names;
 }
 
 function pushgatewayUrl(env: Env): URL {
@@ -439,45 +460,7 @@ export function loadConfig(env: Env): Config {
       statementsLimit:
         integer(env, ENV.statementsLimit, 1, MAX_STATEMENTS_LIMIT) ?? DEFAULTS.statementsLimit,
       customQueriesFile: read(env, ENV.customQueriesFile),
+      maxSeries: integer(env, ENV.collectorMaxSeries, 1, 10_000_000) ?? DEFAULTS.collectorMaxSeries,
     },
-  };
-}
-
-/** Database credentials and address as held by an RDS-style secret. */
-export interface DatabaseSecret {
-  readonly username: string;
-  readonly password: string;
-  readonly host: string | undefined;
-  readonly port: number | undefined;
-  readonly dbname: string | undefined;
-}
-
-/** Everything needed to open a connection, after defaults and the secret are applied. */
-export interface PostgresTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly database: string;
-  readonly user: string;
-  readonly password: string | undefined;
-  readonly ssl: SslMode;
-  /** PEM file of the trusted CAs (POSTGRESQL_SSL_ROOT_CERT), for verify-ca/verify-full. */
-  readonly sslRootCert?: string;
-}
-
-/**
- * Applies the secret (when there is one) and the defaults. An explicit
- * POSTGRESQL_HOST/PORT/DATABASE wins over the secret's address, so that a
- * proxy endpoint can be used with the database's secret.
- */
-export function resolveTarget(pg: PostgresConfig, secret?: DatabaseSecret): PostgresTarget {
-  const host = pg.host ?? secret?.host ?? DEFAULTS.host;
-  return {
-    host,
-    port: pg.port ?? secret?.port ?? DEFAULTS.port,
-    database: pg.database ?? secret?.dbname ?? DEFAULTS.database,
-    user: secret?.username ?? pg.username ?? DEFAULTS.username,
-    password: secret?.password ?? pg.password,
-    ssl: pg.ssl ?? defaultSslMode(host),
-    ...(pg.sslRootCert === undefined ? {} : { sslRootCert: pg.sslRootCert }),
   };
 }

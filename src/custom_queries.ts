@@ -19,8 +19,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { addCounter, addGauge, toNumber, type Sample } from './collectors/metric.js';
+import { toNumber, type MetricDefinition, type Sample } from './collectors/metric.js';
 import type { Collector } from './collectors/types.js';
+import { CustomQueriesError, SeriesLimitError } from './errors.js';
+import { ENV } from './config.js';
 
 export interface CustomMetric {
   readonly column: string;
@@ -38,11 +40,6 @@ export interface CustomQuery {
   readonly maxServerVersion: number | undefined;
 }
 
-/** A custom-queries file that cannot be used; the message says where and why. */
-export class CustomQueriesError extends Error {
-  override readonly name = 'CustomQueriesError';
-}
-
 const QUERY_NAME = /^[a-z_][a-z0-9_]*$/;
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -55,12 +52,23 @@ const QUERY_FIELDS = [
   'max_server_version',
 ];
 const METRIC_FIELDS = ['column', 'name', 'type', 'help'];
-/** Families the exporter pushes itself: a custom metric may not take their names. */
+/**
+ * Names the exporter or the Pushgateway push: a custom metric may not take
+ * them, nor anything that could be one of them later.
+ */
 const RESERVED_PREFIXES = [
   'postgresql_exporter_',
   'push_time_seconds',
   'push_failure_time_seconds',
 ];
+
+/** What a custom query's names may not collide with, from the rest of the run. */
+export interface Reserved {
+  /** Family name → who pushes it (a built-in collector, the run). */
+  readonly families: ReadonlyMap<string, string>;
+  /** Grouping label name → where it is set (PUSHGATEWAY_JOB, PUSHGATEWAY_GROUPING_LABELS, …). */
+  readonly labels: ReadonlyMap<string, string>;
+}
 
 type Fields = Record<string, unknown>;
 
@@ -223,14 +231,59 @@ function labelValue(raw: unknown): string {
   return JSON.stringify(raw);
 }
 
+/** The families a query pushes, one per metric column. */
+function familiesOf(query: CustomQuery): MetricDefinition<string>[] {
+  return query.metrics.map((m) => ({ name: m.name, help: m.help, labelNames: query.labels }));
+}
+
+/**
+ * Refuses names that would collide with the rest of the run: a metric named
+ * like a built-in or self family (its merge would fail, or its series mix
+ * with another's), a label named like a grouping label (`job`, `instance`,
+ * PUSHGATEWAY_GROUPING_LABELS: the Pushgateway refuses the whole push, or
+ * overwrites the value). The message names the file, the query and the field.
+ */
+export function checkReserved(file: string, queries: readonly CustomQuery[], reserved: Reserved) {
+  for (const query of queries) {
+    const where = `${file}: query "${query.name}"`;
+    query.labels.forEach((label, i) => {
+      const owner = reserved.labels.get(label);
+      if (owner !== undefined) {
+        throw new CustomQueriesError(
+          `${where}: field "labels[${i}]": "${label}" is a grouping label (set by ${owner}); ` +
+            'rename the column (e.g. SELECT x AS other_name)',
+        );
+      }
+    });
+    query.metrics.forEach((metric, i) => {
+      const owner = reserved.families.get(metric.name);
+      if (owner !== undefined) {
+        throw new CustomQueriesError(
+          `${where}: field "metrics[${i}].name": "${metric.name}" is already pushed by ${owner}`,
+        );
+      }
+    });
+  }
+}
+
 /** The collector of one custom query: one sample per row and metric column. */
 export function customQueryCollector(query: CustomQuery): Collector {
   return {
     name: `custom_${query.name}`,
     ...(query.minServerVersion === undefined ? {} : { minServerVersion: query.minServerVersion }),
     ...(query.maxServerVersion === undefined ? {} : { maxServerVersion: query.maxServerVersion }),
-    async collect({ db, registry }) {
-      const rows = await db.query<Record<string, unknown>>(query.sql);
+    families: familiesOf(query),
+    async collect({ db, metrics, options }) {
+      // At most as many rows as the series limit allows, plus one to know it was passed:
+      // the rest is never read, so a runaway query costs no memory.
+      const maxRows = Math.floor(options.maxSeries / query.metrics.length);
+      const rows = await db.query<Record<string, unknown>>(query.sql, { maxRows: maxRows + 1 });
+      if (rows.length > maxRows) {
+        throw new SeriesLimitError(
+          `more than ${maxRows} rows (${options.maxSeries} series with ${query.metrics.length} ` +
+            `metric column(s), ${ENV.collectorMaxSeries}); nothing of this query is pushed`,
+        );
+      }
       const first = rows[0];
       if (first !== undefined) {
         for (const column of [...query.labels, ...query.metrics.map((m) => m.column)]) {
@@ -251,21 +304,25 @@ export function customQueryCollector(query: CustomQuery): Collector {
           samples.push({ labels, value });
         }
         const definition = { name: metric.name, help: metric.help, labelNames: query.labels };
-        if (metric.type === 'counter') addCounter(registry, definition, samples);
-        else addGauge(registry, definition, samples);
+        if (metric.type === 'counter') metrics.counter(definition, samples);
+        else metrics.gauge(definition, samples);
       }
     },
   };
 }
 
-const loaded = new Map<string, { mtimeMs: number; collectors: Collector[] }>();
+const loaded = new Map<string, { mtimeMs: number; queries: CustomQuery[] }>();
+
+/** The largest custom-queries file read: a file of queries, not a data set. */
+export const MAX_FILE_BYTES = 1024 * 1024;
 
 /**
- * The collectors of a custom-queries file. A relative path is taken from the
- * function's root (LAMBDA_TASK_ROOT on Lambda, else the working directory).
- * Read once per container while the file is unchanged.
+ * The collectors of a custom-queries file, checked against `reserved`. A
+ * relative path is taken from the function's root (LAMBDA_TASK_ROOT on
+ * Lambda, else the working directory). Read once per container while the
+ * file is unchanged.
  */
-export function loadCustomQueries(file: string): Collector[] {
+export function loadCustomQueries(file: string, reserved: Reserved): Collector[] {
   const full = path.resolve(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
   let stat: fs.Stats;
   try {
@@ -273,11 +330,17 @@ export function loadCustomQueries(file: string): Collector[] {
   } catch {
     throw new CustomQueriesError(`${file}: no such file (looked at ${full})`);
   }
-  const cached = loaded.get(full);
-  if (cached?.mtimeMs === stat.mtimeMs) return cached.collectors;
-  const collectors = parseCustomQueries(file, fs.readFileSync(full, 'utf8')).map(
-    customQueryCollector,
-  );
-  loaded.set(full, { mtimeMs: stat.mtimeMs, collectors });
-  return collectors;
+  if (!stat.isFile()) throw new CustomQueriesError(`${file}: not a file (looked at ${full})`);
+  if (stat.size > MAX_FILE_BYTES) {
+    throw new CustomQueriesError(
+      `${file}: ${stat.size} bytes, more than the ${MAX_FILE_BYTES} a custom-queries file may have`,
+    );
+  }
+  let queries = loaded.get(full)?.mtimeMs === stat.mtimeMs ? loaded.get(full)?.queries : undefined;
+  if (queries === undefined) {
+    queries = parseCustomQueries(file, fs.readFileSync(full, 'utf8'));
+    loaded.set(full, { mtimeMs: stat.mtimeMs, queries });
+  }
+  checkReserved(file, queries, reserved);
+  return queries.map(customQueryCollector);
 }

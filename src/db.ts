@@ -1,17 +1,43 @@
-import { readCaBundle } from './pem.js';
+/**
+ * The only module that talks to PostgreSQL (pg). Every wait is bounded, every
+ * session is read-only, and each run sets its own limits on the connection,
+ * kept or new.
+ */
 import { createHash } from 'node:crypto';
 import tls from 'node:tls';
 import pg from 'pg';
-import { ENV, type PostgresTarget } from './config.js';
+import Cursor from 'pg-cursor';
+import { ENV } from './config.js';
+import { errorCode } from './errors.js';
+import { readCaBundle } from './pem.js';
+import type { PostgresTarget } from './target.js';
 
-/** What a collector may do with the database: run read-only queries. */
+/** Predefined roles whose privileges collectors may need (Collector.needs). */
+export type Privilege = 'pg_read_all_stats';
+
+export const PRIVILEGES: readonly Privilege[] = ['pg_read_all_stats'];
+
+export interface QueryOptions {
+  /** Values of $1, $2, … */
+  readonly params?: readonly unknown[];
+  /**
+   * Read at most this many rows, through a cursor: the rest is never fetched
+   * from the server, so a huge result costs no memory. Such a query is not a
+   * named prepared statement (it is parsed on every run).
+   */
+  readonly maxRows?: number;
+}
+
+/** What a collector may do with the database: run queries in a read-only session. */
 export interface Queryable {
-  query<Row>(sql: string): Promise<Row[]>;
+  query<Row>(sql: string, options?: QueryOptions): Promise<Row[]>;
 }
 
 export interface Database extends Queryable {
   /** `server_version_num`, e.g. 170004 for 17.4. */
   readonly serverVersion: number;
+  /** Whether the login role has the privileges of each predefined role, read this run. */
+  readonly privileges: Readonly<Record<Privilege, boolean>>;
   close(): Promise<void>;
 }
 
@@ -64,27 +90,57 @@ const CLOSE_TIMEOUT_MS = 1_000;
 const PING_TIMEOUT_MS = 1_000;
 
 /**
+ * The start of every run on a connection, new or kept, in one round trip:
+ * this run's statement_timeout, a read-only session (no collector or custom
+ * query can write, whatever the role may do), the server version, and the
+ * role's privileges.
+ */
+const RUN_SETUP = `
+SELECT current_setting('server_version_num') AS server_version_num,
+  set_config('statement_timeout', $1, false) AS statement_timeout,
+  set_config('default_transaction_read_only', 'on', false) AS read_only,
+  pg_has_role('pg_read_all_stats', 'USAGE') AS pg_read_all_stats`;
+
+interface RunSetupRow {
+  readonly server_version_num: string;
+  readonly pg_read_all_stats: boolean;
+}
+
+/**
  * One name per statement text, for the whole process: each statement is
  * parsed and planned once per connection (a named prepared statement), not
- * on every run of a kept connection.
+ * on every run of a kept connection. A statement whose result type changed
+ * under it (DDL on what it reads) gets a new name, so it is prepared afresh.
  */
 const statementNames = new Map<string, string>();
+let statementCount = 0;
 
-function statementName(sql: string): string {
+function statementName(sql: string, renew = false): string {
   let name = statementNames.get(sql);
-  if (name === undefined) {
-    name = `ppe_${statementNames.size + 1}`;
+  if (name === undefined || renew) {
+    statementCount += 1;
+    name = `ppe_${statementCount}`;
     statementNames.set(sql, name);
   }
   return name;
 }
 
+/** PostgreSQL's answer to a prepared statement whose result columns changed (ALTER TABLE, an extension update). */
+function isStalePlan(error: unknown): boolean {
+  return (
+    errorCode(error) === '0A000' &&
+    /cached plan must not change result type/.test((error as Error).message)
+  );
+}
+
 /** A connection, with what the session code below needs of it. */
 interface Connection extends Database {
-  /** Starts a run on this connection: `deadline` (epoch ms) bounds its queries. */
-  begin(deadline: number): void;
-  /** Reads the server version within `limitMs`: the proof that the connection still answers. */
-  ping(limitMs: number): Promise<void>;
+  /**
+   * Starts a run on this connection: `deadline` (epoch ms) bounds its
+   * queries; sets this run's statement_timeout and the read-only session,
+   * and reads the version and privileges, within `limitMs`.
+   */
+  begin(deadline: number, limitMs?: number): Promise<void>;
   /** False once the connection broke, was dropped or is not idle (an open transaction). */
   usable(): boolean;
   /** Whether the socket keeps the process alive: not while it only waits for the next run. */
@@ -92,9 +148,9 @@ interface Connection extends Database {
 }
 
 /**
- * Opens one connection and reads the server version. Every wait is bounded:
- * the connect by `connectTimeoutMs`, each statement by `statement_timeout` on
- * the server and, in case the server stops answering, the same bound plus a
+ * Opens one connection and starts a run on it. Every wait is bounded: the
+ * connect by `connectTimeoutMs`, each statement by `statement_timeout` on the
+ * server and, in case the server stops answering, the same bound plus a
  * second on the client. Statements are named prepared statements (parsed and
  * planned once per connection).
  */
@@ -109,11 +165,12 @@ async function open(
 ): Promise<Connection> {
   const state = {
     deadline: options.deadline ?? Number.POSITIVE_INFINITY,
+    statementTimeoutMs: options.statementTimeoutMs,
     broken: false,
     serverVersion: 0,
+    privileges: { pg_read_all_stats: false } as Record<Privilege, boolean>,
   };
   const left = (wanted: number) => Math.max(1, Math.min(wanted, state.deadline - Date.now()));
-  const statementTimeoutMs = left(options.statementTimeoutMs);
   const secret = password ?? target.password;
   const client = new pg.Client({
     host: target.host,
@@ -124,7 +181,7 @@ async function open(
     ssl: tlsOptions(target),
     application_name: options.applicationName,
     connectionTimeoutMillis: left(options.connectTimeoutMs),
-    statement_timeout: statementTimeoutMs,
+    statement_timeout: left(options.statementTimeoutMs),
     keepAlive: true,
   });
   // A connection lost between queries is reported as an 'error' event; without a
@@ -136,12 +193,11 @@ async function open(
   client.on('end', broken);
 
   /**
-   * A query bounded on both sides: statement_timeout on the server and, in case
-   * the server stops answering (paused, network gone), a timer on the client
-   * that drops the connection. Neither outlasts the deadline.
+   * `work` bounded on the client: in case the server stops answering (paused,
+   * network gone), a timer drops the connection. Never past the deadline.
    */
-  const query = async <Row>(sql: string, limitMs?: number): Promise<Row[]> => {
-    const clientLimitMs = left(limitMs ?? statementTimeoutMs + CLIENT_GRACE_MS);
+  const guarded = async <T>(work: () => Promise<T>, limitMs?: number): Promise<T> => {
+    const clientLimitMs = left(limitMs ?? state.statementTimeoutMs + CLIENT_GRACE_MS);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -153,23 +209,62 @@ async function open(
       }, clientLimitMs);
     });
     try {
-      const named = { name: statementName(sql), text: sql };
-      const res = await Promise.race([client.query<pg.QueryResultRow>(named), timedOut]);
-      return res.rows as Row[];
+      return await Promise.race([work(), timedOut]);
     } finally {
       clearTimeout(timer);
     }
   };
-  const ping = async (limitMs?: number) => {
-    const rows = await query<{ server_version_num: string }>('SHOW server_version_num', limitMs);
-    const serverVersion = Number(rows[0]?.server_version_num);
+
+  const named = async <Row>(sql: string, params: readonly unknown[], renew = false) => {
+    const res = await client.query<pg.QueryResultRow>({
+      name: statementName(sql, renew),
+      text: sql,
+      values: [...params],
+    });
+    return res.rows as Row[];
+  };
+
+  const limited = async <Row>(sql: string, params: readonly unknown[], maxRows: number) => {
+    const cursor = client.query(new Cursor<Row>(sql, [...params]));
+    // On an error the cursor has already ended its portal (and synced): not closed again.
+    const rows = await cursor.read(maxRows);
+    // Ends the portal: the rows not read are never sent.
+    await cursor.close();
+    return rows;
+  };
+
+  const query = <Row>(sql: string, queryOptions: QueryOptions = {}, limitMs?: number) =>
+    guarded(async () => {
+      const params = queryOptions.params ?? [];
+      if (queryOptions.maxRows !== undefined) {
+        return limited<Row>(sql, params, queryOptions.maxRows);
+      }
+      try {
+        return await named<Row>(sql, params);
+      } catch (error) {
+        // Prepared before a DDL changed what it returns: prepare it again, once.
+        if (!isStalePlan(error)) throw error;
+        return named<Row>(sql, params, true);
+      }
+    }, limitMs);
+
+  const begin = async (deadline: number, limitMs?: number) => {
+    state.deadline = deadline;
+    state.statementTimeoutMs = left(options.statementTimeoutMs);
+    const [row] = await query<RunSetupRow>(
+      RUN_SETUP,
+      { params: [String(state.statementTimeoutMs)] },
+      limitMs,
+    );
+    const serverVersion = Number(row?.server_version_num);
     if (!Number.isInteger(serverVersion)) throw new Error('server did not report its version');
     state.serverVersion = serverVersion;
+    state.privileges = { pg_read_all_stats: row?.pg_read_all_stats === true };
   };
 
   try {
     await client.connect();
-    await ping();
+    await begin(state.deadline);
   } catch (error) {
     await closeClient(client);
     throw error;
@@ -178,12 +273,12 @@ async function open(
     get serverVersion() {
       return state.serverVersion;
     },
-    query: (sql) => query(sql),
-    close: () => closeClient(client),
-    begin: (deadline) => {
-      state.deadline = deadline;
+    get privileges() {
+      return state.privileges;
     },
-    ping,
+    query: (sql, queryOptions) => query(sql, queryOptions),
+    close: () => closeClient(client),
+    begin,
     usable: () => !state.broken && client.getTransactionStatus() === 'I',
     hold: (held) => {
       const internals = client as unknown as ClientInternals;
@@ -204,7 +299,10 @@ let kept:
   | { readonly key: string; readonly connection: Connection; idleSince: number; busy: boolean }
   | undefined;
 
-/** What must match for a kept connection to serve a run: everything but the deadline. */
+/**
+ * What must match for a kept connection to serve a run: the server, the
+ * login and the session's name. Not the limits: each run sets its own.
+ */
 function sessionKey(target: PostgresTarget, options: SessionOptions, tokenAuth: boolean): string {
   return createHash('sha256')
     .update(
@@ -217,7 +315,6 @@ function sessionKey(target: PostgresTarget, options: SessionOptions, tokenAuth: 
         target.ssl,
         target.sslRootCert ?? '',
         options.applicationName,
-        options.statementTimeoutMs,
       ]),
     )
     .digest('hex');
@@ -227,10 +324,11 @@ function sessionKey(target: PostgresTarget, options: SessionOptions, tokenAuth: 
  * A connection for one run: the one kept from an earlier run of this process
  * when it is for the same target and answers within a second, else a new one
  * (`password`, when given, makes its password, e.g. an IAM token, only then).
- * The returned database's close() keeps the connection for the next run when
- * `keepSeconds` > 0 and it is healthy and idle; PostgreSQL 14+ also closes it
- * itself after `keepSeconds` idle (idle_session_timeout), so a process that
- * goes away leaves no session behind for long.
+ * Either way the run's own statement_timeout and the read-only session are
+ * set first. The returned database's close() keeps the connection for the
+ * next run when `keepSeconds` > 0 and it is healthy and idle; PostgreSQL 14+
+ * also closes it itself after `keepSeconds` idle (idle_session_timeout), so a
+ * process that goes away leaves no session behind for long.
  */
 export async function openSession(
   target: PostgresTarget,
@@ -247,10 +345,12 @@ export async function openSession(
     const fresh = Date.now() - previous.idleSince <= options.keepSeconds * 1_000;
     const { connection } = previous;
     if (fresh && previous.key === key && connection.usable()) {
-      connection.begin(options.deadline);
       connection.hold(true);
       try {
-        await connection.ping(Math.min(PING_TIMEOUT_MS, options.connectTimeoutMs));
+        await connection.begin(
+          options.deadline,
+          Math.min(PING_TIMEOUT_MS, options.connectTimeoutMs),
+        );
         previous.busy = true;
         kept = previous;
         return lease(connection, options, key);
@@ -276,7 +376,8 @@ export async function openSession(
 function lease(connection: Connection, options: SessionOptions, key: string): Database {
   return {
     serverVersion: connection.serverVersion,
-    query: (sql) => connection.query(sql),
+    privileges: connection.privileges,
+    query: (sql, queryOptions) => connection.query(sql, queryOptions),
     close: () => release(connection, options, key),
   };
 }

@@ -1,23 +1,44 @@
+/**
+ * Every error the exporter raises on purpose: one base class, a name each, a
+ * cause where there is one. No message holds a secret.
+ */
+
+/** The base of the exporter's own errors. */
+export class ExporterError extends Error {
+  override readonly name: string = 'ExporterError';
+}
+
 /** A configuration value is missing or malformed. Raised before any I/O. */
-export class ConfigError extends Error {
+export class ConfigError extends ExporterError {
   override readonly name = 'ConfigError';
 
   constructor(
     /** The environment variable at fault. */
     readonly variable: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(`${variable}: ${message}`);
+    super(`${variable}: ${message}`, options);
   }
 }
 
+/** A custom-queries file that cannot be used; the message names the file, the query and the field. */
+export class CustomQueriesError extends ExporterError {
+  override readonly name = 'CustomQueriesError';
+}
+
 /** Credentials could not be read from AWS Secrets Manager. */
-export class SecretError extends Error {
+export class SecretError extends ExporterError {
   override readonly name = 'SecretError';
 }
 
+/** An RDS IAM auth token could not be made. The message never holds a token. */
+export class IamAuthError extends ExporterError {
+  override readonly name = 'IamAuthError';
+}
+
 /** The Pushgateway did not accept the push. The invocation fails with this error. */
-export class PushError extends Error {
+export class PushError extends ExporterError {
   override readonly name = 'PushError';
 
   constructor(
@@ -30,8 +51,35 @@ export class PushError extends Error {
   }
 }
 
+/** A collector produced more series than COLLECTOR_MAX_SERIES allows: it fails alone. */
+export class SeriesLimitError extends ExporterError {
+  override readonly name = 'SeriesLimitError';
+}
+
+/** The time budget ran out before a step could start or finish. */
+export class DeadlineError extends ExporterError {
+  override readonly name = 'DeadlineError';
+}
+
 /** Message of any thrown value, without assuming it is an Error. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** The `code` of an error (a Node system error, a PostgreSQL SQLSTATE), if it is a string. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A readable reason from any error (Node's AggregateError of a failed connect has an empty message). */
+export function describeError(error: unknown): string {
+  const message = errorMessage(error);
+  if (message !== '') return message;
+  if (error instanceof AggregateError) {
+    const inner = error.errors.map(errorMessage).filter((m) => m !== '');
+    if (inner.length > 0) return inner.join('; ');
+  }
+  return errorCode(error) ?? 'unknown error';
 }

@@ -1,5 +1,5 @@
-import type { PostgresTarget } from './config.js';
-import { errorMessage } from './errors.js';
+import { IamAuthError, errorMessage } from './errors.js';
+import type { PostgresTarget } from './target.js';
 
 /** What @aws-sdk/rds-signer's Signer is given: the database and the login. */
 export interface SignerConfig {
@@ -16,11 +16,6 @@ export interface AuthTokenSigner {
 
 /** Makes a signer for one database and login; injectable for tests. */
 export type SignerFactory = (config: SignerConfig) => AuthTokenSigner;
-
-/** An RDS IAM auth token could not be made. The message never holds a token. */
-export class IamAuthError extends Error {
-  override readonly name = 'IamAuthError';
-}
 
 /**
  * Signers by database and login: created once per container (a Signer

@@ -1,9 +1,15 @@
-import { readCaBundle } from './pem.js';
+/**
+ * The only module that talks to the Pushgateway: one PUT per attempt,
+ * retried on no answer, 5xx or 429 within one time bound for the whole push.
+ */
 import http from 'node:http';
 import https from 'node:https';
+import { retry } from './budget.js';
 import { ENV, type PushgatewayAuth } from './config.js';
-import { ConfigError, PushError, errorMessage } from './errors.js';
-import { redact } from './logger.js';
+import { ConfigError, PushError, errorCode, errorMessage } from './errors.js';
+import { clip, redact } from './logger.js';
+import { readCaBundle } from './pem.js';
+import type { GroupingKey } from './target.js';
 
 /** The text exposition format's content type, as the Pushgateway expects it. */
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -70,11 +76,6 @@ const CERTIFICATE_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-function code(error: unknown): string | undefined {
-  const value = (error as { code?: unknown } | null)?.code;
-  return typeof value === 'string' ? value : undefined;
-}
-
 /**
  * Whether a push failed because the Pushgateway's TLS certificate was not
  * accepted (untrusted CA, wrong host name, expired): another attempt would
@@ -82,7 +83,7 @@ function code(error: unknown): string | undefined {
  */
 export function isCertificateError(error: unknown): boolean {
   const cause = error instanceof PushError ? error.cause : error;
-  const found = code(cause);
+  const found = errorCode(cause);
   return found !== undefined && CERTIFICATE_CODES.has(found);
 }
 
@@ -91,7 +92,7 @@ export interface PushRequest {
   readonly job: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly body: string;
-  /** Deadline for the whole request, from connect to the last byte of the answer. */
+  /** Deadline for the request, from connect to the last byte of the answer. */
   readonly timeoutMs: number;
   /**
    * Basic auth or bearer token (config.pushgateway.auth). Without it,
@@ -120,7 +121,10 @@ function decoded(part: string): string {
 }
 
 /** The Authorization header, and what it is, for error messages. */
-function credentials(request: PushRequest): { header?: string; what: string } {
+function credentials(request: Pick<PushRequest, 'url' | 'auth'>): {
+  header?: string;
+  what: string;
+} {
   const { auth, url } = request;
   if (auth?.kind === 'bearer') {
     return { header: `Bearer ${auth.token}`, what: 'the bearer token was refused' };
@@ -146,19 +150,26 @@ function credentials(request: PushRequest): { header?: string; what: string } {
   };
 }
 
-/** Secrets of a request, kept out of error messages. */
-function secretsOf(request: PushRequest): string[] {
-  const { auth, url } = request;
-  const secrets = [decoded(url.password)];
-  if (auth?.kind === 'basic') secrets.push(auth.password);
-  if (auth?.kind === 'bearer') secrets.push(auth.token);
-  return secrets.filter((s) => s !== '');
+/**
+ * Every form in which the exporter sends a Pushgateway credential: the
+ * password or token as configured, the password as written in the URL
+ * (percent-encoded) and decoded, and the Authorization header's value, whose
+ * base64 an answer may echo. The one list to redact; no value may appear in
+ * a log line or an error.
+ */
+export function credentialForms(url: URL, auth: PushgatewayAuth | undefined): string[] {
+  const forms = [url.password, decoded(url.password)];
+  if (auth?.kind === 'basic') forms.push(auth.password);
+  if (auth?.kind === 'bearer') forms.push(auth.token);
+  const { header } = credentials({ url, auth });
+  if (header !== undefined) forms.push(header, header.slice(header.indexOf(' ') + 1));
+  return forms.filter((form) => form !== '');
 }
 
 /** A network or TLS error, with what to do about a certificate that was not accepted. */
 function networkReason(error: unknown, caFile: string | undefined): string {
   const message = errorMessage(error);
-  const found = code(error);
+  const found = errorCode(error);
   if (isCertificateError(error)) {
     const trusted =
       caFile === undefined
@@ -186,10 +197,18 @@ function tlsOptions(request: PushRequest, where: string): https.RequestOptions {
 }
 
 /**
- * Replaces the group (HTTP PUT) with `body`. Resolves with the HTTP status on
- * a 2xx answer; rejects with a PushError naming the Pushgateway otherwise
- * (no credentials in it), or with a ConfigError when `caFile` is unusable.
- * An https server's certificate is always verified.
+ * How much of a refused push's answer is read: what the error message keeps,
+ * and room for a credential that straddles its end to be redacted whole. The
+ * rest is never read (a hostile or broken server may answer gigabytes).
+ */
+const ANSWER_READ_BYTES = 16 * 1024;
+
+/**
+ * Replaces the group (HTTP PUT) with `body`, once. Resolves with the HTTP
+ * status on a 2xx answer; rejects with a PushError naming the Pushgateway
+ * otherwise (no credentials in it, at most MAX_TEXT_CHARS of its answer), or
+ * with a ConfigError when `caFile` is unusable. An https server's
+ * certificate is always verified.
  */
 export function push(request: PushRequest): Promise<number> {
   const url = groupingUrl(request.url, request.job, request.labels);
@@ -225,18 +244,23 @@ export function push(request: PushRequest): Promise<number> {
     };
     req.on('error', fail);
     req.on('response', (res) => {
+      const status = res.statusCode ?? 0;
       const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', fail);
-      res.on('end', () => {
+      let read = 0;
+      let settled = false;
+      const finish = () => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
           resolve(status);
           return;
         }
-        const text = Buffer.concat(chunks).toString('utf8').trim().slice(0, 500);
-        const answer = redact(text, secretsOf(request));
+        const text = Buffer.concat(chunks).toString('utf8').trim();
+        const secrets = credentialForms(request.url, request.auth).sort(
+          (a, b) => b.length - a.length,
+        );
+        const answer = clip(redact(text, secrets));
         const reason =
           status === 401 ? ` (unauthorized: ${what})` : status === 403 ? ' (forbidden)' : '';
         fail(
@@ -245,8 +269,70 @@ export function push(request: PushRequest): Promise<number> {
             status,
           ),
         );
+      };
+      res.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        const room = ANSWER_READ_BYTES - read;
+        chunks.push(room < chunk.length ? chunk.subarray(0, room) : chunk);
+        read += Math.min(room, chunk.length);
+        if (read >= ANSWER_READ_BYTES) {
+          // Enough to say what went wrong: the rest is not read.
+          finish();
+          res.destroy();
+        }
       });
+      res.on('error', (error) => {
+        if (!settled) {
+          settled = true;
+          fail(error);
+        }
+      });
+      res.on('end', finish);
     });
     req.end(body);
   });
+}
+
+/** A push failure that another attempt may get past: no answer, 5xx, or 429; not a bad certificate. */
+export function retryablePush(error: unknown): boolean {
+  // A certificate refused now is refused on every attempt.
+  if (!(error instanceof PushError) || isCertificateError(error)) return false;
+  return error.status === undefined || error.status >= 500 || error.status === 429;
+}
+
+export interface Delivery {
+  readonly url: URL;
+  readonly key: GroupingKey;
+  readonly body: string;
+  /**
+   * The whole push, every attempt and every pause between them, ends within
+   * this (PUSHGATEWAY_TIMEOUT_MS), and before `deadline`.
+   */
+  readonly timeoutMs: number;
+  readonly deadline: number;
+  readonly auth?: PushgatewayAuth | undefined;
+  readonly caFile?: string | undefined;
+}
+
+/**
+ * Replaces the group of `key` with `body`: attempts are retried on no answer,
+ * 5xx or 429 (never on another 4xx or a refused certificate), all within
+ * `timeoutMs` and the run's deadline, so an outage of the Pushgateway costs a
+ * run no more than PUSHGATEWAY_TIMEOUT_MS.
+ */
+export async function deliver(delivery: Delivery): Promise<void> {
+  const deadline = Math.min(delivery.deadline, Date.now() + delivery.timeoutMs);
+  await retry(
+    (timeoutMs) =>
+      push({
+        url: delivery.url,
+        job: delivery.key.job,
+        labels: delivery.key.labels,
+        body: delivery.body,
+        timeoutMs,
+        auth: delivery.auth,
+        caFile: delivery.caFile,
+      }),
+    { deadline, retryable: retryablePush },
+  );
 }

@@ -1,27 +1,56 @@
+/**
+ * One run for one target, as a straight pipeline over one value built once:
+ *
+ *   configuration → plan (collectors, target) → credentials and grouping key
+ *   → connect → collect → render → push → summary
+ *
+ * `plan` does every check that needs no I/O; `run` does the rest. Nothing
+ * here knows whether the target is one of many.
+ */
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
-import { selectCollectors } from './collectors/index.js';
-import { recordSelfMetrics } from './collectors/self.js';
-import { recordUp } from './collectors/general/up.js';
-import { supports, type Collector, type CollectorOptions } from './collectors/types.js';
+import { budget, DEFAULT_BUDGET_MS, within } from './budget.js';
 import {
-  ENV,
-  loadConfig,
-  resolveTarget,
-  type Config,
-  type DatabaseSecret,
-  type Env,
-  type PostgresTarget,
-  type PushgatewayConfig,
-} from './config.js';
-import { openSession, type Database } from './db.js';
-import { budget, DEFAULT_BUDGET_MS, retry, within } from './budget.js';
-import { ConfigError, PushError, errorMessage } from './errors.js';
+  COLLECTOR_TABLE,
+  familyOwners,
+  RUN_FAMILIES,
+  RUN_OWNER,
+  selectCollectors,
+} from './collectors/index.js';
+import { recordUp } from './collectors/general/up.js';
+import { FamilyWriter } from './collectors/metric.js';
+import { recordSelfMetrics } from './collectors/self.js';
+import { supports, type Collector, type CollectorOptions } from './collectors/types.js';
+import { ENV, loadConfig, type Config, type Env } from './config.js';
+import { loadCustomQueries, type Reserved } from './custom_queries.js';
+import {
+  openSession,
+  PRIVILEGES,
+  type Database,
+  type Privilege,
+  type SessionOptions,
+} from './db.js';
+import {
+  ConfigError,
+  CustomQueriesError,
+  SecretError,
+  SeriesLimitError,
+  describeError,
+  errorCode,
+} from './errors.js';
 import { iamPassword } from './iam.js';
-import { CustomQueriesError, loadCustomQueries } from './custom_queries.js';
-import { jsonLogger, redact, type Logger } from './logger.js';
-import { displayUrl, isCertificateError, push } from './pushgateway.js';
+import { clip, createLogger, type Logger } from './logger.js';
+import { credentialForms, deliver, displayUrl, type Delivery } from './pushgateway.js';
 import { secretsManagerSource, type SecretSource } from './secrets.js';
+import {
+  groupingKey,
+  resolveTarget,
+  targetOf,
+  type DatabaseSecret,
+  type GroupingKey,
+  type PostgresTarget,
+  type Target,
+} from './target.js';
 
 /** Closes the connection kept between runs (scripts, tests): from here, so it is the one collect() used. */
 export { closeKeptConnection } from './db.js';
@@ -31,6 +60,8 @@ export interface CollectorOutcome {
   readonly ok: boolean;
   readonly durationMs: number;
   readonly error?: string;
+  /** It produced more series than COLLECTOR_MAX_SERIES. */
+  readonly overLimit?: boolean;
 }
 
 /** What one run did; returned by the handler and logged as one JSON line. */
@@ -48,11 +79,21 @@ export interface RunSummary {
   readonly collectors: readonly CollectorOutcome[];
   /** Enabled collectors this server's version does not support. */
   readonly skipped: readonly string[];
+  /** Predefined roles whose privileges the role lacks and an enabled collector needs. */
+  readonly missingPrivileges: readonly Privilege[];
   readonly durationMs: number;
+}
+
+/** What a run is made of before any I/O: checked configuration, collectors, target. */
+export interface RunPlan {
+  readonly config: Config;
+  readonly target: Target;
+  readonly collectors: readonly Collector[];
 }
 
 export interface RunDependencies {
   readonly secrets?: SecretSource;
+  /** Instead of the configured collectors (tests, benchmarks). */
   readonly collectors?: readonly Collector[];
   readonly log?: Logger;
   /**
@@ -60,40 +101,23 @@ export interface RunDependencies {
    * remaining time. Default: DEFAULT_BUDGET_MS from now.
    */
   readonly deadline?: number;
+  /** Opens the run's database session (default: src/db.ts, keeping it between runs). */
+  readonly connect?: (
+    target: PostgresTarget,
+    options: SessionOptions,
+    password?: () => Promise<string>,
+  ) => Promise<Database>;
+  /** Delivers the rendered body (default: PUT to the Pushgateway, retried). */
+  readonly deliver?: (delivery: Delivery) => Promise<void>;
 }
 
 const ms = (start: number) => Math.round((performance.now() - start) * 10) / 10;
 
-/** A readable reason from a connection error (Node's AggregateError has an empty message). */
-function describe(error: unknown): string {
-  const message = errorMessage(error);
-  if (message !== '') return message;
-  if (error instanceof AggregateError) {
-    const inner = error.errors.map(errorMessage).filter((m) => m !== '');
-    if (inner.length > 0) return inner.join('; ');
-  }
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'unknown error';
-}
-
 /** How long reading the secret may take at most (the SDK retries throttling inside it). */
 const SECRET_TIMEOUT_MS = 5_000;
 
-/** A push failure that another attempt may get past: no answer, 5xx, or 429; not a bad certificate. */
-function retryablePush(error: unknown): boolean {
-  // A certificate refused now is refused on every attempt.
-  if (!(error instanceof PushError) || isCertificateError(error)) return false;
-  return error.status === undefined || error.status >= 500 || error.status === 429;
-}
-
-/**
- * Whether the `instance` grouping label can be had without the secret (so a
- * secret failure can still be pushed as postgresql_up 0): PUSHGATEWAY_INSTANCE
- * or POSTGRESQL_HOST is set.
- */
-function groupKnownWithoutSecret(config: Config): boolean {
-  return config.pushgateway.instance !== undefined || config.postgres.host !== undefined;
-}
+/** PostgreSQL's SQLSTATE for a refused password. */
+const INVALID_PASSWORD = '28P01';
 
 /** Node's codes for a certificate chain it could not verify. */
 const UNTRUSTED_CHAIN = new Set([
@@ -106,66 +130,236 @@ const UNTRUSTED_CHAIN = new Set([
 
 /** What to do about an untrusted server certificate, when no CA bundle is configured. */
 function tlsHint(error: unknown, target: PostgresTarget): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !UNTRUSTED_CHAIN.has(code) || target.sslRootCert !== undefined) {
+  const code = errorCode(error);
+  if (code === undefined || !UNTRUSTED_CHAIN.has(code) || target.sslRootCert !== undefined) {
     return '';
   }
   return ` (set ${ENV.sslRootCert} to the server's CA bundle, e.g. the RDS global bundle; see README, Security)`;
 }
 
-/** The Pushgateway credentials, kept out of every log line. */
-function pushgatewaySecrets(config: Config): string[] {
-  const { auth, url } = config.pushgateway;
-  const secrets = [decodeURIComponent(url.password)];
-  if (auth?.kind === 'basic') secrets.push(auth.password);
-  if (auth?.kind === 'bearer') secrets.push(auth.token);
-  return secrets.filter((secret) => secret !== '');
+/** Secrets shorter than this are not searched for in the pushed text: too likely a real label value. */
+const MIN_PUSH_REDACT_CHARS = 8;
+
+/**
+ * Checks everything that needs no I/O and builds the run's value: the
+ * configuration, the collectors (built-in by the switches, then one per
+ * custom query, no two pushing one family, no custom name taking a built-in
+ * or grouping one), and the target. Throws a ConfigError naming the variable.
+ */
+export function plan(env: Env, collectors?: readonly Collector[]): RunPlan {
+  const config = loadConfig(env);
+  const builtIn = selectCollectors(config.collectors.enable, config.collectors.disable);
+  const chosen = collectors ?? [...builtIn, ...customCollectors(config)];
+  let owners: Map<string, string>;
+  try {
+    owners = familyOwners(chosen);
+  } catch (error) {
+    throw new ConfigError(ENV.customQueriesFile, describeError(error));
+  }
+  checkGroupingLabels(config, chosen, owners);
+  return { config, target: targetOf(config), collectors: chosen };
 }
 
-/** PostgreSQL's SQLSTATE for a refused password. */
-const INVALID_PASSWORD = '28P01';
+/** Grouping label name → the variable that sets it. */
+function groupingLabelOwners(config: Config): Map<string, string> {
+  const owners = new Map<string, string>([
+    ['job', ENV.pushgatewayJob],
+    ['instance', ENV.pushgatewayInstance],
+  ]);
+  for (const name of Object.keys(config.pushgateway.labels)) {
+    owners.set(name, ENV.pushgatewayLabels);
+  }
+  return owners;
+}
 
-async function runCollectors(
+/**
+ * One collector per query of the custom-queries file, checked against every
+ * built-in name, enabled or not (switching one on later must not collide).
+ */
+function customCollectors(config: Config): Collector[] {
+  const file = config.collectors.customQueriesFile;
+  if (file === undefined) return [];
+  const reserved: Reserved = {
+    families: familyOwners(COLLECTOR_TABLE.map((entry) => entry.collector)),
+    labels: groupingLabelOwners(config),
+  };
+  try {
+    return loadCustomQueries(file, reserved);
+  } catch (error) {
+    if (error instanceof CustomQueriesError) {
+      throw new ConfigError(ENV.customQueriesFile, error.message, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * No grouping label may be a label of a pushed family: the Pushgateway
+ * refuses such a push (400), or the grouping value overwrites the family's.
+ */
+function checkGroupingLabels(
+  config: Config,
+  collectors: readonly Collector[],
+  owners: ReadonlyMap<string, string>,
+): void {
+  const families = [...RUN_FAMILIES, ...collectors.flatMap((c) => c.families)];
+  for (const name of Object.keys(config.pushgateway.labels)) {
+    const family = families.find((f) => f.labelNames.includes(name));
+    if (family !== undefined) {
+      throw new ConfigError(
+        ENV.pushgatewayLabels,
+        `label "${name}" is also a label of ${family.name} (pushed by ` +
+          `${owners.get(family.name) ?? RUN_OWNER}); choose another name`,
+      );
+    }
+  }
+}
+
+/** Reads the configuration from `env` and runs once; the handler's whole body. */
+export async function collect(env: Env, deps: RunDependencies = {}): Promise<RunSummary> {
+  const log = deps.log ?? createLogger();
+  let runPlan: RunPlan;
+  try {
+    runPlan = plan(env, deps.collectors);
+  } catch (error) {
+    log.error('configuration error', { error: clip(log.redact(describeError(error))) });
+    throw error;
+  }
+  return run(runPlan, { ...deps, log });
+}
+
+/** Credentials and address for the connection: the secret's, when there is one. */
+async function readSecret(
+  target: Target,
+  secrets: SecretSource,
+  deadline: number,
+  log: Logger,
+): Promise<{ secret?: DatabaseSecret; error?: unknown }> {
+  const { secretId } = target.postgres;
+  if (secretId === undefined) return {};
+  try {
+    const secret = await secrets.get(secretId, { timeoutMs: within(SECRET_TIMEOUT_MS, deadline) });
+    log.hide(secret.password);
+    return { secret };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** A session, or why there is none: PostgreSQL being down is a result, not an error. */
+type Session = { readonly db: Database } | { readonly downReason: string };
+
+async function connectTarget(
+  plan: RunPlan,
+  address: PostgresTarget,
+  deps: RunDependencies,
+  collectDeadline: number,
+  log: Logger,
+  secrets: SecretSource,
+): Promise<Session> {
+  const { postgres } = plan.config;
+  const { iamAuth } = postgres;
+  // With IAM auth, a fresh token (they live 15 minutes) for each new connection.
+  const token =
+    iamAuth === undefined
+      ? undefined
+      : async () => {
+          const password = await iamPassword(address, iamAuth.region);
+          log.hide(password);
+          return password;
+        };
+  try {
+    const db = await (deps.connect ?? openSession)(
+      address,
+      { ...postgres, deadline: collectDeadline, keepSeconds: postgres.keepConnectionSeconds },
+      token,
+    );
+    return { db };
+  } catch (error) {
+    // An unusable CA file is a configuration error: fail, naming the variable.
+    if (error instanceof ConfigError) throw error;
+    // A rotated secret: fetch it afresh on the next run.
+    if (errorCode(error) === INVALID_PASSWORD && postgres.secretId !== undefined) {
+      secrets.invalidate(postgres.secretId);
+    }
+    return { downReason: clip(log.redact(describeError(error))) + tlsHint(error, address) };
+  }
+}
+
+interface Collected {
+  readonly outcomes: CollectorOutcome[];
+  readonly parts: Registry[];
+  readonly skipped: string[];
+  readonly privileges: Partial<Record<Privilege, boolean>>;
+  readonly missing: Privilege[];
+}
+
+/**
+ * Runs every collector the server supports, each into a writer of its own
+ * that is rendered only if the collector succeeds. A collector that needs a
+ * privilege the role lacks is not run: it would report less than there is.
+ */
+async function collectAll(
   db: Database,
   collectors: readonly Collector[],
   options: CollectorOptions,
   collectDeadline: number,
-  redactText: (text: string) => string,
-): Promise<{ outcomes: CollectorOutcome[]; registries: Registry[] }> {
+  log: Logger,
+): Promise<Collected> {
+  const version = db.serverVersion;
+  const runnable = collectors.filter((c) => supports(c, version));
+  const needed = PRIVILEGES.filter((p) => runnable.some((c) => c.needs?.includes(p)));
+  const privileges: Partial<Record<Privilege, boolean>> = {};
+  for (const privilege of needed) privileges[privilege] = db.privileges[privilege];
+  const missing = needed.filter((p) => !db.privileges[p]);
   const outcomes: CollectorOutcome[] = [];
-  const registries: Registry[] = [];
-  /** Metric name → the collector that pushed it: two collectors may not push one family. */
-  const owners = new Map<string, string>();
-  for (const collector of collectors) {
+  const parts: Registry[] = [];
+  for (const collector of runnable) {
     const start = performance.now();
-    // Each collector writes to a registry of its own, merged only on success:
-    // a collector that fails half-way pushes nothing rather than half a family.
-    const registry = new Registry();
+    const lacking = collector.needs?.filter((p) => missing.includes(p)) ?? [];
     try {
+      if (lacking.length > 0) {
+        throw new Error(
+          `not run: the role lacks the privileges of ${lacking.join(', ')} (GRANT pg_monitor ` +
+            "TO the exporter's role); without them it would see only the role's own sessions",
+        );
+      }
       if (Date.now() >= collectDeadline) {
         throw new Error('not run: the time budget for collecting was used up');
       }
-      await collector.collect({ db, serverVersion: db.serverVersion, registry, options });
-      const names = registry.getMetricsAsArray().map((m) => m.name);
-      const taken = names.find((name) => owners.has(name));
-      if (taken !== undefined) {
-        throw new Error(
-          `metric ${taken} is already pushed by collector ${owners.get(taken) ?? '?'}`,
-        );
-      }
-      for (const name of names) owners.set(name, collector.name);
-      registries.push(registry);
+      const writer = new FamilyWriter(collector.name, collector.families, options.maxSeries);
+      await collector.collect({ db, serverVersion: version, metrics: writer, options });
+      parts.push(writer.registry);
       outcomes.push({ name: collector.name, ok: true, durationMs: ms(start) });
     } catch (error) {
       outcomes.push({
         name: collector.name,
         ok: false,
         durationMs: ms(start),
-        error: redactText(describe(error)),
+        error: clip(log.redact(describeError(error))),
+        ...(error instanceof SeriesLimitError ? { overLimit: true } : {}),
       });
     }
   }
-  return { outcomes, registries };
+  return {
+    outcomes,
+    parts,
+    skipped: collectors.filter((c) => !supports(c, version)).map((c) => c.name),
+    privileges,
+    missing,
+  };
+}
+
+/**
+ * The exposition of every part, in order. Each family comes from exactly one
+ * part (the plan checked it), so nothing can collide here.
+ */
+async function render(parts: readonly Registry[]): Promise<string> {
+  const texts: string[] = [];
+  for (const part of parts) {
+    if (part.getMetricsAsArray().length > 0) texts.push(await part.metrics());
+  }
+  return texts.join('\n');
 }
 
 function countSeries(exposition: string): number {
@@ -176,168 +370,95 @@ function countSeries(exposition: string): number {
   return series;
 }
 
-/** What a run collected, before it is pushed. */
-export interface Gathered {
-  /** The exposition (Prometheus text format) of every family collected. */
-  readonly body: string;
-  readonly up: boolean;
-  readonly downReason?: string;
-  readonly serverVersion?: number;
-  readonly target: PostgresTarget;
-  readonly collectors: readonly CollectorOutcome[];
-  readonly skipped: readonly string[];
-  /** Secrets of this run, for the log's redaction. */
-  readonly secrets: readonly (string | undefined)[];
-}
-
 /**
- * Connects, runs every collector into a fresh registry and closes. PostgreSQL
- * being down or refusing the login is a result (`up` false), not an error.
+ * One run of a plan: credentials and grouping key, connect, collect, render,
+ * push (a PUT replacing the group), summary. PostgreSQL down is pushed as
+ * `postgresql_up 0`; a push the Pushgateway does not accept, or a secret
+ * failure with no way to know the group, rejects, so the invocation fails
+ * and Lambda's error metrics see it.
  */
-export async function gather(config: Config, deps: RunDependencies = {}): Promise<Gathered> {
+export async function run(plan: RunPlan, deps: RunDependencies = {}): Promise<RunSummary> {
   const started = performance.now();
-  const { postgres } = config;
-  const { collectDeadline } = budget(
-    deps.deadline ?? Date.now() + DEFAULT_BUDGET_MS,
-    config.pushgateway.timeoutMs,
-  );
-  const collectors = deps.collectors ?? collectorsFor(config);
-  const options = { statementsLimit: config.collectors.statementsLimit };
-  const secrets = deps.secrets ?? secretsManagerSource();
-  const hide: (string | undefined)[] = [postgres.password];
-  let secret: DatabaseSecret | undefined;
-  let downReason: string | undefined;
-  if (postgres.secretId !== undefined) {
-    try {
-      secret = await secrets.get(postgres.secretId, {
-        timeoutMs: within(SECRET_TIMEOUT_MS, collectDeadline),
-      });
-    } catch (error) {
-      // Without the secret there is no connection. If the group is known without
-      // it, that is pushed as postgresql_up 0; if not, nothing can be pushed.
-      if (!groupKnownWithoutSecret(config)) {
-        (deps.log ?? jsonLogger(() => hide)).error('secret error', { error: describe(error) });
-        throw error;
-      }
-      downReason = describe(error);
-    }
-  }
-  const target = resolveTarget(postgres, secret);
-  hide.push(target.password);
-  const redactText = (text: string) => redact(text, hide);
-
-  let db: Database | undefined;
-  try {
-    if (downReason !== undefined) throw new Error(downReason);
-    const { iamAuth } = postgres;
-    // With IAM auth, a fresh token (they live 15 minutes) for each new connection;
-    // a secret like a password.
-    const token =
-      iamAuth === undefined
-        ? undefined
-        : async () => {
-            const password = await iamPassword(target, iamAuth.region);
-            hide.push(password);
-            return password;
-          };
-    db = await openSession(
-      target,
-      { ...postgres, deadline: collectDeadline, keepSeconds: postgres.keepConnectionSeconds },
-      token,
-    );
-  } catch (error) {
-    // An unusable CA file is a configuration error: fail, naming the variable.
-    if (error instanceof ConfigError) throw error;
-    downReason = redactText(describe(error)) + tlsHint(error, target);
-    const code = (error as { code?: unknown } | null)?.code;
-    // A rotated secret: fetch it afresh on the next run.
-    if (code === INVALID_PASSWORD && postgres.secretId !== undefined) {
-      secrets.invalidate(postgres.secretId);
-    }
-  }
-
-  const upRegistry = new Registry();
-  recordUp(upRegistry, db !== undefined);
-  const registries = [upRegistry];
-  let outcomes: CollectorOutcome[] = [];
-  let skipped: string[] = [];
-  const serverVersion = db?.serverVersion;
-  if (db !== undefined) {
-    const version = db.serverVersion;
-    skipped = collectors.filter((c) => !supports(c, version)).map((c) => c.name);
-    try {
-      const runnable = collectors.filter((c) => supports(c, version));
-      const result = await runCollectors(db, runnable, options, collectDeadline, redactText);
-      outcomes = result.outcomes;
-      registries.push(...result.registries);
-    } finally {
-      await db.close();
-    }
-  }
-  const selfRegistry = new Registry();
-  recordSelfMetrics(selfRegistry, outcomes, performance.now() - started);
-  registries.push(selfRegistry);
-  return {
-    body: await Registry.merge(registries).metrics(),
-    up: db !== undefined,
-    ...(downReason === undefined ? {} : { downReason }),
-    ...(serverVersion === undefined ? {} : { serverVersion }),
-    target,
-    collectors: outcomes,
-    skipped,
-    secrets: hide,
-  };
-}
-
-/** The `instance` grouping label: PUSHGATEWAY_INSTANCE, else `host:port/database`. */
-export function instanceLabel(pushgateway: PushgatewayConfig, target: PostgresTarget): string {
-  return pushgateway.instance ?? `${target.host}:${target.port}/${target.database}`;
-}
-
-/**
- * One run: gather every family, then push it to the Pushgateway, replacing
- * the group (HTTP PUT). A push the Pushgateway does not accept rejects with a
- * PushError, so the invocation fails and Lambda's error metrics see it.
- */
-export async function runOnce(config: Config, deps: RunDependencies = {}): Promise<RunSummary> {
-  const started = performance.now();
+  const { config, target } = plan;
   const { pushgateway } = config;
-  const deadline = deps.deadline ?? Date.now() + DEFAULT_BUDGET_MS;
-  const gathered = await gather(config, { ...deps, deadline });
-  const log = deps.log ?? jsonLogger(() => [...gathered.secrets, ...pushgatewaySecrets(config)]);
-  const instance = instanceLabel(pushgateway, gathered.target);
-  const summaryBase = {
-    up: gathered.up,
-    ...(gathered.downReason === undefined ? {} : { downReason: gathered.downReason }),
-    ...(gathered.serverVersion === undefined ? {} : { serverVersion: gathered.serverVersion }),
-    instance,
-    pushgateway: displayUrl(pushgateway.url),
-    job: pushgateway.job,
-    series: countSeries(gathered.body),
-    bytes: Buffer.byteLength(gathered.body),
-    collectorErrors: gathered.collectors.filter((o) => !o.ok).length,
-    collectors: gathered.collectors,
-    skipped: gathered.skipped,
-  };
+  const log = deps.log ?? createLogger();
+  log.hide(config.postgres.password, ...credentialForms(pushgateway.url, pushgateway.auth));
+  const { deadline, collectDeadline } = budget(
+    deps.deadline ?? Date.now() + DEFAULT_BUDGET_MS,
+    pushgateway.timeoutMs,
+  );
+  const secrets = deps.secrets ?? secretsManagerSource();
 
-  try {
-    // Connection errors, timeouts and 5xx are retried while the budget lasts;
-    // a 4xx (a refused request) would be refused again.
-    await retry(
-      (timeoutMs) =>
-        push({
-          url: pushgateway.url,
-          job: pushgateway.job,
-          labels: { instance, ...pushgateway.labels },
-          body: gathered.body,
-          timeoutMs: Math.min(pushgateway.timeoutMs, timeoutMs),
-          auth: pushgateway.auth,
-          caFile: pushgateway.caFile,
-        }),
-      { deadline, retryable: retryablePush },
+  // Credentials and the grouping key: the same group for a good run and a down run.
+  const { secret, error: secretError } = await readSecret(target, secrets, collectDeadline, log);
+  const key = groupingKey(pushgateway.job, target, secret);
+  if (key === undefined) {
+    const reason = clip(log.redact(describeError(secretError)));
+    const error = new SecretError(
+      `${reason}; nothing was pushed: the instance label comes from the secret's address, so ` +
+        `there is no group to push postgresql_up 0 to (set ${ENV.pushgatewayInstance}, or ` +
+        `${ENV.host}, ${ENV.port} and ${ENV.database}, to push it)`,
+      { cause: secretError },
     );
+    log.error('secret error', { error: error.message });
+    throw error;
+  }
+  const address = resolveTarget(target.postgres, secret);
+
+  const session: Session =
+    secretError === undefined
+      ? await connectTarget(plan, address, deps, collectDeadline, log, secrets)
+      : { downReason: clip(log.redact(describeError(secretError))) };
+
+  const upPart = new Registry();
+  recordUp(upPart, 'db' in session);
+  let collected: Collected = { outcomes: [], parts: [], skipped: [], privileges: {}, missing: [] };
+  if ('db' in session) {
+    try {
+      collected = await collectAll(
+        session.db,
+        plan.collectors,
+        {
+          statementsLimit: config.collectors.statementsLimit,
+          maxSeries: config.collectors.maxSeries,
+        },
+        collectDeadline,
+        log,
+      );
+    } finally {
+      await session.db.close();
+    }
+  }
+  const selfPart = new Registry();
+  recordSelfMetrics(selfPart, {
+    collectors: collected.outcomes,
+    privileges: collected.privileges,
+    runDurationMs: performance.now() - started,
+  });
+  const body = redactPushed(await render([upPart, ...collected.parts, selfPart]), log);
+
+  const summaryBase = {
+    up: 'db' in session,
+    ...('downReason' in session ? { downReason: session.downReason } : {}),
+    ...('db' in session ? { serverVersion: session.db.serverVersion } : {}),
+    instance: key.labels.instance ?? '',
+    pushgateway: displayUrl(pushgateway.url),
+    job: key.job,
+    series: countSeries(body),
+    bytes: Buffer.byteLength(body),
+    collectorErrors: collected.outcomes.filter((o) => !o.ok).length,
+    collectors: collected.outcomes,
+    skipped: collected.skipped,
+    missingPrivileges: collected.missing,
+  };
+  try {
+    await push(plan, key, body, deadline, deps);
   } catch (error) {
-    log.error('push failed', { ...summaryBase, durationMs: ms(started), error: describe(error) });
+    log.error('push failed', {
+      ...summaryBase,
+      durationMs: ms(started),
+      error: clip(log.redact(describeError(error))),
+    });
     throw error;
   }
   const summary: RunSummary = { ...summaryBase, durationMs: ms(started) };
@@ -346,32 +467,29 @@ export async function runOnce(config: Config, deps: RunDependencies = {}): Promi
 }
 
 /**
- * The collectors a run executes: the built-in ones the switches select, then
- * one per query of the custom-queries file. A bad file is a ConfigError.
+ * The last guard on what leaves: a known secret in the pushed text is
+ * replaced. Only secrets long enough not to be a real label value (a
+ * database named like a short password) are searched for.
  */
-export function collectorsFor(config: Config): Collector[] {
-  const builtIn = selectCollectors(config.collectors.enable, config.collectors.disable);
-  const file = config.collectors.customQueriesFile;
-  if (file === undefined) return builtIn;
-  try {
-    return [...builtIn, ...loadCustomQueries(file)];
-  } catch (error) {
-    if (error instanceof CustomQueriesError)
-      throw new ConfigError(ENV.customQueriesFile, error.message);
-    throw error;
-  }
+function redactPushed(body: string, log: Logger): string {
+  return log.redact(body, MIN_PUSH_REDACT_CHARS);
 }
 
-/** Reads the configuration from `env` and runs once; the handler's whole body. */
-export async function collect(env: Env, deps: RunDependencies = {}): Promise<RunSummary> {
-  let config: Config;
-  let collectors: readonly Collector[];
-  try {
-    config = loadConfig(env);
-    collectors = deps.collectors ?? collectorsFor(config);
-  } catch (error) {
-    (deps.log ?? jsonLogger()).error('configuration error', { error: errorMessage(error) });
-    throw error;
-  }
-  return runOnce(config, { ...deps, collectors });
+function push(
+  plan: RunPlan,
+  key: GroupingKey,
+  body: string,
+  deadline: number,
+  deps: RunDependencies,
+): Promise<void> {
+  const { pushgateway } = plan.config;
+  return (deps.deliver ?? deliver)({
+    url: pushgateway.url,
+    key,
+    body,
+    timeoutMs: pushgateway.timeoutMs,
+    deadline,
+    auth: pushgateway.auth,
+    caFile: pushgateway.caFile,
+  });
 }

@@ -1,5 +1,5 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DatabaseSecret } from './config.js';
+import type { DatabaseSecret } from './target.js';
 import { SecretError, errorMessage } from './errors.js';
 
 /**

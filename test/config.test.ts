@@ -5,9 +5,9 @@ import {
   loadConfig,
   parseGroupingLabels,
   parseSslMode,
-  resolveTarget,
   type Env,
 } from '../src/config.js';
+import { resolveTarget } from '../src/target.js';
 import { ConfigError } from '../src/errors.js';
 
 const base: Env = { PUSHGATEWAY_URL: 'http://pushgateway:9091' };
@@ -174,6 +174,26 @@ describe('parseSslMode', () => {
     expect(defaultSslMode('10.0.0.5')).toBe('verify-full');
   });
 
+  it.each([
+    ['127.0.0.1', 'disable'],
+    ['127.255.3.9', 'disable'],
+    ['[::1]', 'disable'],
+    ['::ffff:127.0.0.1', 'disable'],
+    ['LOCALHOST', 'disable'],
+    ['localhost.', 'disable'],
+    ['/var/run/postgresql', 'disable'],
+    // Host names that merely look like loopback are resolved by DNS: anything.
+    ['127.attacker.example', 'verify-full'],
+    ['127.0.0.1.nip.io', 'verify-full'],
+    ['127.0.0.1x', 'verify-full'],
+    ['localhost.attacker.example', 'verify-full'],
+    ['::2', 'verify-full'],
+    ['::ffff:10.0.0.1', 'verify-full'],
+    ['128.0.0.1', 'verify-full'],
+  ])('decides loopback from the parsed address: %s -> %s', (host, mode) => {
+    expect(defaultSslMode(host)).toBe(mode);
+  });
+
   it('checks the certificate of a remote host unless told otherwise; true keeps meaning require', () => {
     const remote = { ...base, POSTGRESQL_HOST: 'db.example.com' };
     expect(resolveTarget(loadConfig(remote).postgres).ssl).toBe('verify-full');
@@ -326,6 +346,7 @@ describe('collector settings', () => {
       disable: [],
       statementsLimit: 10,
       customQueriesFile: undefined,
+      maxSeries: 50_000,
     });
   });
 
@@ -337,23 +358,21 @@ describe('collector settings', () => {
         COLLECTORS_DISABLE: ' lock , stat_activity ',
         STATEMENTS_LIMIT: '25',
         CUSTOM_QUERIES_FILE: 'queries/business.yml',
+        COLLECTOR_MAX_SERIES: '1000',
       }).collectors,
     ).toEqual({
       enable: ['business_user_tables'],
       disable: ['lock', 'stat_activity'],
       statementsLimit: 25,
       customQueriesFile: 'queries/business.yml',
+      maxSeries: 1000,
     });
   });
 
   it.each([
-    [
-      'COLLECTORS_ENABLE',
-      'no_such_collector',
-      /unknown collector "no_such_collector"; known: uptime, lock/,
-    ],
-    ['COLLECTORS_DISABLE', 'locks', /unknown collector "locks"/],
     ['STATEMENTS_LIMIT', '0', /from 1 to 100/],
+    ['COLLECTOR_MAX_SERIES', '0', /from 1 to 10000000/],
+    ['COLLECTOR_MAX_SERIES', 'lots', /whole number/],
     ['STATEMENTS_LIMIT', '101', /from 1 to 100/],
   ])('refuses %s=%s, naming the variable', (name, value, message) => {
     const error = configError({ ...base, [name]: value });

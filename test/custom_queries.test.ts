@@ -1,11 +1,8 @@
-import { Registry } from 'prom-client';
+import { collectOnce } from './harness/collect.js';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import {
-  CustomQueriesError,
-  customQueryCollector,
-  parseCustomQueries,
-} from '../src/custom_queries.js';
+import { customQueryCollector, parseCustomQueries } from '../src/custom_queries.js';
+import { CustomQueriesError } from '../src/errors.js';
 import { DEFAULT_COLLECTOR_OPTIONS } from '../src/collectors/types.js';
 
 const valid = `
@@ -158,15 +155,13 @@ describe('customQueryCollector', () => {
   });
 
   it('maps each row to one sample per metric, the label columns as labels', async () => {
-    const registry = new Registry();
     const rows = [
       { warehouse: 'north', orders: '3', value_total: 10.5 },
       { warehouse: null, orders: 1, value_total: null },
     ];
-    await collector.collect({
+    const registry = await collectOnce(collector, {
       db: { query: <R>() => Promise.resolve(rows as R[]) },
       serverVersion: 150000,
-      registry,
       options: DEFAULT_COLLECTOR_OPTIONS,
     });
     const text = await registry.metrics();
@@ -180,10 +175,9 @@ describe('customQueryCollector', () => {
 
   it('fails, naming the column, when the result lacks one', async () => {
     await expect(
-      collector.collect({
+      collectOnce(collector, {
         db: { query: <R>() => Promise.resolve([{ warehouse: 'x', orders: 1 }] as R[]) },
         serverVersion: 150000,
-        registry: new Registry(),
         options: DEFAULT_COLLECTOR_OPTIONS,
       }),
     ).rejects.toThrow('column "value_total" is not in the query\'s result');

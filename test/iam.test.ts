@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { PostgresTarget } from '../src/config.js';
-import { IamAuthError, iamPassword, type SignerConfig } from '../src/iam.js';
+import { IamAuthError } from '../src/errors.js';
+import { iamPassword, type SignerConfig } from '../src/iam.js';
+import type { PostgresTarget } from '../src/target.js';
 
 /** The SDK's Signer, replaced: it would resolve AWS credentials. */
 const sdk = vi.hoisted(() => ({

@@ -22,6 +22,11 @@ import { uptime } from './general/uptime.js';
 import { version } from './general/version.js';
 import { wal } from './general/wal.js';
 import { wraparound } from './general/wraparound.js';
+import { ENV } from '../config.js';
+import { ConfigError } from '../errors.js';
+import { UP_METRIC } from './general/up.js';
+import type { MetricDefinition } from './metric.js';
+import { SELF_FAMILIES } from './self.js';
 import type { Collector } from './types.js';
 
 export interface CollectorDefault {
@@ -59,11 +64,27 @@ export const COLLECTOR_TABLE: readonly CollectorDefault[] = [
 
 export const COLLECTOR_NAMES: readonly string[] = COLLECTOR_TABLE.map((e) => e.collector.name);
 
-/** The collectors a run executes: the defaults, changed by the switches (names already checked). */
+function checkNames(variable: string, names: readonly string[]): void {
+  for (const name of names) {
+    if (!COLLECTOR_NAMES.includes(name)) {
+      throw new ConfigError(
+        variable,
+        `unknown collector "${name}"; known: ${COLLECTOR_NAMES.join(', ')}`,
+      );
+    }
+  }
+}
+
+/**
+ * The collectors a run executes: the defaults, changed by the switches. An
+ * unknown name is a ConfigError naming the variable and the known names.
+ */
 export function selectCollectors(
   enable: readonly string[] = [],
   disable: readonly string[] = [],
 ): Collector[] {
+  checkNames(ENV.collectorsEnable, enable);
+  checkNames(ENV.collectorsDisable, disable);
   return COLLECTOR_TABLE.filter(
     ({ collector, enabled }) =>
       !disable.includes(collector.name) && (enabled || enable.includes(collector.name)),
@@ -72,3 +93,27 @@ export function selectCollectors(
 
 /** The default selection. */
 export const COLLECTORS: readonly Collector[] = selectCollectors();
+
+/** Families the run itself pushes, whatever the collectors: no collector may push one. */
+export const RUN_FAMILIES: readonly MetricDefinition<string>[] = [UP_METRIC, ...SELF_FAMILIES];
+
+/** Who pushes the run's own families, in messages. */
+export const RUN_OWNER = 'the exporter itself (postgresql_up and self-metrics)';
+
+/**
+ * Family name → who pushes it: the run's own families, then each collector's.
+ * Throws when two push one family: their series would mix, or the merge fail.
+ */
+export function familyOwners(collectors: readonly Collector[]): Map<string, string> {
+  const owners = new Map<string, string>(RUN_FAMILIES.map((f) => [f.name, RUN_OWNER]));
+  for (const collector of collectors) {
+    for (const family of collector.families) {
+      const owner = owners.get(family.name);
+      if (owner !== undefined) {
+        throw new Error(`${family.name} is pushed by ${owner} and by collector ${collector.name}`);
+      }
+      owners.set(family.name, `collector ${collector.name}`);
+    }
+  }
+  return owners;
+}

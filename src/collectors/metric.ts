@@ -1,4 +1,6 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { ENV } from '../config.js';
+import { SeriesLimitError } from '../errors.js';
 
 export interface MetricDefinition<L extends string> {
   readonly name: string;
@@ -58,6 +60,60 @@ export function addCounter<L extends string>(
   for (const sample of values) {
     if (definition.labelNames.length === 0) counter.inc(sample.value);
     else counter.inc(sample.labels as Partial<Record<L, string>>, sample.value);
+  }
+}
+
+/** What a collector writes its families to (CollectContext.metrics). */
+export interface MetricWriter {
+  gauge<L extends string>(definition: MetricDefinition<L>, samples: Iterable<Sample<L>>): void;
+  counter<L extends string>(definition: MetricDefinition<L>, samples: Iterable<Sample<L>>): void;
+}
+
+/**
+ * A collector's own registry, with two guards: it takes only the families the
+ * collector declares (so the run's check that no two collectors push one
+ * family holds), and at most `maxSeries` series, past which the collector
+ * fails with a SeriesLimitError before more is held in memory.
+ */
+export class FamilyWriter implements MetricWriter {
+  readonly registry = new Registry();
+  #series = 0;
+  readonly #declared: ReadonlySet<string>;
+
+  constructor(
+    readonly collector: string,
+    families: readonly MetricDefinition<string>[],
+    readonly maxSeries: number,
+  ) {
+    this.#declared = new Set(families.map((f) => f.name));
+  }
+
+  /** Series written so far. */
+  get series(): number {
+    return this.#series;
+  }
+
+  gauge<L extends string>(definition: MetricDefinition<L>, samples: Iterable<Sample<L>>): void {
+    addGauge(this.registry, definition, this.#admit(definition, [...samples]));
+  }
+
+  counter<L extends string>(definition: MetricDefinition<L>, samples: Iterable<Sample<L>>): void {
+    addCounter(this.registry, definition, this.#admit(definition, [...samples]));
+  }
+
+  #admit<S>(definition: MetricDefinition<string>, samples: S[]): S[] {
+    if (!this.#declared.has(definition.name)) {
+      throw new Error(
+        `collector ${this.collector} wrote ${definition.name}, which is not among its families`,
+      );
+    }
+    this.#series += samples.length;
+    if (this.#series > this.maxSeries) {
+      throw new SeriesLimitError(
+        `more than ${this.maxSeries} series (${ENV.collectorMaxSeries}); nothing of this collector is pushed`,
+      );
+    }
+    return samples;
   }
 }
 

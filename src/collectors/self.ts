@@ -1,10 +1,11 @@
 /**
  * The exporter's own metrics, in every push: which collectors worked and how
- * long they took, how long the run took, and which version ran.
+ * long they took, whether one hit the series limit, which privileges the
+ * role lacks, how long the run took, and which version ran.
  */
 import type { Registry } from 'prom-client';
 import { version } from '../../package.json';
-import { addGauge } from './metric.js';
+import { addGauge, type MetricDefinition } from './metric.js';
 
 export const BUILD_INFO_METRIC = {
   name: 'postgresql_exporter_build_info',
@@ -14,7 +15,7 @@ export const BUILD_INFO_METRIC = {
 
 export const COLLECTOR_SUCCESS_METRIC = {
   name: 'postgresql_exporter_collector_success',
-  help: 'Whether the collector succeeded in this run (1) or failed (0).',
+  help: 'Whether the collector succeeded in this run (1) or failed or was not run (0).',
   labelNames: ['collector'],
 } as const;
 
@@ -24,11 +25,33 @@ export const COLLECTOR_DURATION_METRIC = {
   labelNames: ['collector'],
 } as const;
 
+export const SERIES_LIMIT_EXCEEDED_METRIC = {
+  name: 'postgresql_exporter_collector_series_limit_exceeded',
+  help: 'Whether the collector produced more series than COLLECTOR_MAX_SERIES in this run (1; none of its series were pushed) or not (0).',
+  labelNames: ['collector'],
+} as const;
+
+export const ROLE_PRIVILEGE_METRIC = {
+  name: 'postgresql_exporter_role_privilege',
+  help: "Whether the exporter's role has the privileges of this predefined role (1) or not (0), for those the enabled collectors need; a collector that needs a missing one is not run.",
+  labelNames: ['privilege'],
+} as const;
+
 export const RUN_DURATION_METRIC = {
   name: 'postgresql_exporter_run_duration_seconds',
   help: 'How long this run took to connect, collect and close, before the push.',
   labelNames: [],
 } as const;
+
+/** Every family of this module: no collector may push one of them. */
+export const SELF_FAMILIES: readonly MetricDefinition<string>[] = [
+  BUILD_INFO_METRIC,
+  COLLECTOR_SUCCESS_METRIC,
+  COLLECTOR_DURATION_METRIC,
+  SERIES_LIMIT_EXCEEDED_METRIC,
+  ROLE_PRIVILEGE_METRIC,
+  RUN_DURATION_METRIC,
+];
 
 export const BUILD_VERSION: string = version;
 
@@ -36,23 +59,44 @@ export interface CollectorResult {
   readonly name: string;
   readonly ok: boolean;
   readonly durationMs: number;
+  /** It produced more series than the limit. */
+  readonly overLimit?: boolean;
 }
 
-export function recordSelfMetrics(
-  registry: Registry,
-  results: readonly CollectorResult[],
-  runDurationMs: number,
-): void {
+export interface SelfReport {
+  readonly collectors: readonly CollectorResult[];
+  /** The privileges checked (those the enabled collectors need) and whether the role has them. */
+  readonly privileges: Readonly<Record<string, boolean>>;
+  readonly runDurationMs: number;
+}
+
+export function recordSelfMetrics(registry: Registry, report: SelfReport): void {
+  const { collectors } = report;
+  const byCollector = (value: (r: CollectorResult) => number) =>
+    collectors.map((r) => ({ labels: { collector: r.name }, value: value(r) }));
   addGauge(registry, BUILD_INFO_METRIC, [{ labels: { version: BUILD_VERSION }, value: 1 }]);
   addGauge(
     registry,
     COLLECTOR_SUCCESS_METRIC,
-    results.map((r) => ({ labels: { collector: r.name }, value: r.ok ? 1 : 0 })),
+    byCollector((r) => (r.ok ? 1 : 0)),
   );
   addGauge(
     registry,
     COLLECTOR_DURATION_METRIC,
-    results.map((r) => ({ labels: { collector: r.name }, value: r.durationMs / 1000 })),
+    byCollector((r) => r.durationMs / 1000),
   );
-  addGauge(registry, RUN_DURATION_METRIC, [{ labels: {}, value: runDurationMs / 1000 }]);
+  addGauge(
+    registry,
+    SERIES_LIMIT_EXCEEDED_METRIC,
+    byCollector((r) => (r.overLimit ? 1 : 0)),
+  );
+  addGauge(
+    registry,
+    ROLE_PRIVILEGE_METRIC,
+    Object.entries(report.privileges).map(([privilege, has]) => ({
+      labels: { privilege },
+      value: has ? 1 : 0,
+    })),
+  );
+  addGauge(registry, RUN_DURATION_METRIC, [{ labels: {}, value: report.runDurationMs / 1000 }]);
 }

@@ -1,12 +1,15 @@
-import type { Registry } from 'prom-client';
-import type { Queryable } from '../db.js';
+import type { Privilege, Queryable } from '../db.js';
+import type { MetricDefinition, MetricWriter } from './metric.js';
 
 export interface CollectContext {
   readonly db: Queryable;
   /** `server_version_num` of the server, e.g. 150004 for 15.4. */
   readonly serverVersion: number;
-  /** A registry of this collector's own: it is merged into the run's only if collect() succeeds. */
-  readonly registry: Registry;
+  /**
+   * Where the collector writes its families: only those it declares, at most
+   * COLLECTOR_MAX_SERIES series. They are pushed only if collect() succeeds.
+   */
+  readonly metrics: MetricWriter;
   readonly options: CollectorOptions;
 }
 
@@ -14,20 +17,35 @@ export interface CollectContext {
 export interface CollectorOptions {
   /** How many statements the statements collector reports (top by total time). */
   readonly statementsLimit: number;
+  /** Most series one collector may push (COLLECTOR_MAX_SERIES); a query reads at most as many rows. */
+  readonly maxSeries: number;
 }
 
-/** The most statements the statements collector may report: it bounds the series count. */
-export const MAX_STATEMENTS_LIMIT = 100;
-
-export const DEFAULT_COLLECTOR_OPTIONS: CollectorOptions = { statementsLimit: 10 };
+export const DEFAULT_COLLECTOR_OPTIONS: CollectorOptions = {
+  statementsLimit: 10,
+  maxSeries: 50_000,
+};
 
 /**
- * One source of metric families. A collector registers its metrics on the
- * registry it is given, and only there: nothing registers itself on import.
+ * One source of metric families. A collector writes its metrics to the
+ * writer it is given, and only there: nothing registers itself on import.
  */
 export interface Collector {
   /** Short snake_case name: the switch name (COLLECTORS_ENABLE/DISABLE) and the self-metrics' label. */
   readonly name: string;
+  /**
+   * Every family it may push. Checked against every other collector's when
+   * the run is planned (no two may push one family, a custom query may not
+   * take a built-in name, no grouping label may be a label of one), and
+   * enforced when it writes.
+   */
+  readonly families: readonly MetricDefinition<string>[];
+  /**
+   * Predefined roles whose privileges it needs to see the whole server (for
+   * pg_read_all_stats: other roles' sessions). Without them it would report
+   * less than there is, so it is not run, and the run says what is missing.
+   */
+  readonly needs?: readonly Privilege[];
   /** Lowest `server_version_num` it runs on; on older servers the run skips it. */
   readonly minServerVersion?: number;
   /** Highest `server_version_num` it runs on; on newer servers the run skips it. */

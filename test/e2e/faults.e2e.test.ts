@@ -152,6 +152,7 @@ describe('PostgreSQL faults', () => {
   it('restarted mid-run: the collectors after it fail, the rest is pushed; the next run is whole', async () => {
     const restarter: Collector = {
       name: 'restart_server',
+      families: [],
       async collect() {
         await own.restart();
       },
@@ -182,6 +183,7 @@ describe('PostgreSQL faults', () => {
     await holder.query('LOCK TABLE blocked IN ACCESS EXCLUSIVE MODE');
     const reader: Collector = {
       name: 'reads_blocked_table',
+      families: [],
       async collect({ db }) {
         await db.query('SELECT count(*) FROM blocked');
       },
@@ -193,6 +195,7 @@ describe('PostgreSQL faults', () => {
       expect(outcome.summary?.collectorErrors).toBe(1);
       expect(outcome.summary?.collectors[0]).toMatchObject({
         name: 'reads_blocked_table',
+        families: [],
         ok: false,
       });
       expect(outcome.summary?.collectors[0]?.error).toMatch(/statement timeout/);
@@ -216,6 +219,7 @@ describe('PostgreSQL faults', () => {
     await admin.end();
     const reader: Collector = {
       name: 'reads_not_granted',
+      families: [],
       async collect({ db }) {
         await db.query('SELECT count(*) FROM not_granted');
       },

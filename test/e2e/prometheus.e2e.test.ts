@@ -4,6 +4,7 @@
  * through Prometheus's HTTP API, every panel query of the shipped Grafana
  * dashboard returns data, and the shipped alert rules load and evaluate.
  */
+import { silentLogger } from '../../src/logger.js';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect } from '../../src/run.js';
@@ -67,7 +68,7 @@ beforeAll(async () => {
   await admin.query('CREATE TABLE IF NOT EXISTS dashboard_example (id int)');
   await admin.end();
   // Two runs a few scrapes apart, so that rate() and increase() have samples.
-  const quiet = { log: { info: () => undefined, error: () => undefined } };
+  const quiet = { log: silentLogger() };
   await collect(env, quiet);
   await eventually('the first scrape', async () =>
     (await prometheus.query(`postgresql_up{instance="${instance}"}`)).length > 0 ? true : undefined,

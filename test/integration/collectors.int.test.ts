@@ -4,6 +4,7 @@
  * database, a held lock, a session idle in transaction, rollbacks, a
  * checkpoint) and the samples must follow.
  */
+import { collectOnce } from '../harness/collect.js';
 import { Registry } from 'prom-client';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,11 +29,9 @@ async function collectAll(): Promise<ParsedExposition> {
   // Every collector, also those off by default, as long as the server supports it.
   for (const { collector } of COLLECTOR_TABLE) {
     if (!supports(collector, db.serverVersion)) continue;
-    const registry = new Registry();
-    await collector.collect({
+    const registry = await collectOnce(collector, {
       db,
       serverVersion: db.serverVersion,
-      registry,
       options: DEFAULT_COLLECTOR_OPTIONS,
     });
     registries.push(registry);

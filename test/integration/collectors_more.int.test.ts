@@ -5,6 +5,7 @@
  * checkpoint, a statement run a few times, a database without
  * pg_stat_statements) and the samples must follow.
  */
+import { collectOnce } from '../harness/collect.js';
 import { Registry } from 'prom-client';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,7 @@ import { parseExposition, select, type ParsedExposition } from '../harness/expos
 import { connectMonitor, servers, superuser, uniqueJob } from '../harness/context.js';
 import { eventually } from '../harness/ports.js';
 
-const OPTIONS: CollectorOptions = { statementsLimit: 5 };
+const OPTIONS: CollectorOptions = { statementsLimit: 5, maxSeries: 50_000 };
 
 let db: Database;
 let admin: pg.Client;
@@ -39,11 +40,9 @@ async function run(
   options: CollectorOptions = OPTIONS,
   database: Database = db,
 ): Promise<ParsedExposition> {
-  const registry = new Registry();
-  await collector.collect({
+  const registry = await collectOnce(collector, {
     db: database,
     serverVersion: database.serverVersion,
-    registry,
     options,
   });
   return parseExposition(await registry.metrics());
@@ -78,12 +77,10 @@ describe(`more collectors on PostgreSQL ${servers().postgres.major}`, () => {
     const registries: Registry[] = [];
     for (const { collector } of COLLECTOR_TABLE) {
       if (!supports(collector, db.serverVersion)) continue;
-      const registry = new Registry();
       try {
-        await collector.collect({
+        const registry = await collectOnce(collector, {
           db,
           serverVersion: db.serverVersion,
-          registry,
           options: OPTIONS,
         });
         registries.push(registry);
@@ -254,7 +251,7 @@ describe(`more collectors on PostgreSQL ${servers().postgres.major}`, () => {
         calls.length,
       );
 
-      const all = await run(statements, { statementsLimit: 100 });
+      const all = await run(statements, { ...OPTIONS, statementsLimit: 100 });
       const probeCalls = select(all, 'postgresql_statement_calls_total').filter(
         (s) =>
           s.labels.query?.startsWith('SELECT count(*), pg_sleep(') &&

@@ -191,6 +191,7 @@ describe('handler', () => {
   it("keeps one collector's failure from stopping the others", async () => {
     const broken: Collector = {
       name: 'broken',
+      families: [],
       async collect({ db }) {
         await db.query('SELECT * FROM no_such_view');
       },

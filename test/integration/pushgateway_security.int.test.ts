@@ -4,6 +4,7 @@
  * here with the openssl CLI, the bcrypt hash made here with bcryptjs. No
  * PostgreSQL needed.
  */
+import { silentLogger } from '../../src/logger.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -287,7 +288,7 @@ describe('a whole run to that Pushgateway', () => {
     });
     const started = Date.now();
     const error = await collect(env, {
-      log: { info: () => undefined, error: () => undefined },
+      log: silentLogger(),
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PushError);
     expect((error as Error).message).toMatch(/TLS certificate not accepted/);

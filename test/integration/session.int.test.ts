@@ -4,6 +4,7 @@
  * unusable, closed by the server itself after POSTGRESQL_KEEP_CONNECTION_SECONDS
  * (14+), and never in the way of the process exiting.
  */
+import { silentLogger } from '../../src/logger.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import { collect, type RunDependencies, type RunSummary } from '../../src/run.js
 import { runEnv, superuser } from '../harness/context.js';
 import { eventually, sleep } from '../harness/ports.js';
 
-const silent = { info() {}, error() {} };
+const silent = silentLogger();
 
 /** The backends of one application_name: pid and start time. */
 async function backends(applicationName: string): Promise<{ pid: number; start: string }[]> {
@@ -60,6 +61,7 @@ async function healthy(
 function preparedCounter(seen: number[]): Collector {
   return {
     name: 'prepared_count',
+    families: [],
     async collect({ db }) {
       const [row] = await db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM pg_prepared_statements',
@@ -145,6 +147,7 @@ describe('the connection kept between runs', () => {
     const e = env();
     const opener: Collector = {
       name: 'opens_a_transaction',
+      families: [],
       async collect({ db }) {
         await db.query('BEGIN');
       },
@@ -180,7 +183,9 @@ describe('the connection kept between runs', () => {
       "import('./src/run.ts').then(async (m) => {",
       // The package is CommonJS: the module's exports are under default.
       '  const { collect } = m.default ?? m;',
-      '  const s = await collect(process.env, { log: { info() {}, error() {} } });',
+      "  const logger = await import('./src/logger.ts');",
+      '  const { silentLogger } = logger.default ?? logger;',
+      '  const s = await collect(process.env, { log: silentLogger() });',
       "  process.stdout.write(JSON.stringify({ up: s.up, errors: s.collectorErrors }) + '\\n');",
       '});',
     ].join('\n');

@@ -3,6 +3,7 @@
  * against the project's PostgreSQL (as the pg_monitor-only role) and
  * Pushgateway.
  */
+import { silentLogger } from '../../src/logger.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,7 @@ async function pushed(job: string) {
   return { ...all, samples: all.samples.filter((s) => s.labels.job === job) };
 }
 
-const quiet = { log: { info: () => undefined, error: () => undefined } };
+const quiet = { log: silentLogger() };
 
 describe('self-metrics', () => {
   it(`reports success 1 for every enabled collector on PostgreSQL ${servers().postgres.major}`, async () => {

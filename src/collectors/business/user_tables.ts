@@ -4,7 +4,7 @@
  * see "Add a metric" in the README.
  */
 import type { Collector } from '../types.js';
-import { addGauge, toNumber, type Sample } from '../metric.js';
+import { toNumber, type Sample } from '../metric.js';
 
 export const USER_TABLES_METRIC = {
   name: 'postgresql_business_user_tables',
@@ -28,8 +28,9 @@ export function userTablesSamples(rows: readonly UserTablesRow[]): Sample<'schem
 
 export const userTables: Collector = {
   name: 'business_user_tables',
-  async collect({ db, registry }) {
+  families: [USER_TABLES_METRIC],
+  async collect({ db, metrics }) {
     const rows = await db.query<UserTablesRow>(USER_TABLES_QUERY);
-    addGauge(registry, USER_TABLES_METRIC, userTablesSamples(rows));
+    metrics.gauge(USER_TABLES_METRIC, userTablesSamples(rows));
   },
 };

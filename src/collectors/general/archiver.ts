@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addCounter, addGauge, single } from '../metric.js';
+import { single } from '../metric.js';
 
 export const ARCHIVER_ARCHIVED_METRIC = {
   name: 'postgresql_archiver_archived_total',
@@ -43,13 +43,13 @@ export function archiverSamples(rows: readonly ArchiverRow[]) {
 
 export const archiver: Collector = {
   name: 'archiver',
-  async collect({ db, registry }) {
+  families: [ARCHIVER_ARCHIVED_METRIC, ARCHIVER_FAILED_METRIC, ARCHIVER_LAST_ARCHIVE_AGE_METRIC],
+  async collect({ db, metrics }) {
     const samples = archiverSamples(await db.query<ArchiverRow>(ARCHIVER_QUERY));
     // prom-client reads an unlabelled family without samples as 0: leave such a family out.
-    if (samples.archived.length > 0)
-      addCounter(registry, ARCHIVER_ARCHIVED_METRIC, samples.archived);
-    if (samples.failed.length > 0) addCounter(registry, ARCHIVER_FAILED_METRIC, samples.failed);
+    if (samples.archived.length > 0) metrics.counter(ARCHIVER_ARCHIVED_METRIC, samples.archived);
+    if (samples.failed.length > 0) metrics.counter(ARCHIVER_FAILED_METRIC, samples.failed);
     if (samples.lastArchiveAge.length > 0)
-      addGauge(registry, ARCHIVER_LAST_ARCHIVE_AGE_METRIC, samples.lastArchiveAge);
+      metrics.gauge(ARCHIVER_LAST_ARCHIVE_AGE_METRIC, samples.lastArchiveAge);
   },
 };

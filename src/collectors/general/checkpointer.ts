@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addCounter, single, toNumber, type Sample } from '../metric.js';
+import { single, toNumber, type Sample } from '../metric.js';
 
 export const CHECKPOINTS_METRIC = {
   name: 'postgresql_checkpointer_checkpoints_total',
@@ -82,19 +82,25 @@ export function checkpointerSamples(rows: readonly CheckpointerRow[]) {
 
 export const checkpointer: Collector = {
   name: 'checkpointer',
-  async collect({ db, registry, serverVersion }) {
+  families: [
+    CHECKPOINTS_METRIC,
+    CHECKPOINT_BUFFERS_WRITTEN_METRIC,
+    CHECKPOINT_WRITE_TIME_METRIC,
+    CHECKPOINT_SYNC_TIME_METRIC,
+    RESTARTPOINTS_METRIC,
+  ],
+  async collect({ db, metrics, serverVersion }) {
     const samples = checkpointerSamples(
       await db.query<CheckpointerRow>(checkpointerQuery(serverVersion)),
     );
-    addCounter(registry, CHECKPOINTS_METRIC, samples.checkpoints);
+    metrics.counter(CHECKPOINTS_METRIC, samples.checkpoints);
     // prom-client reads an unlabelled family without samples as 0: leave such a family out.
     if (samples.buffersWritten.length > 0)
-      addCounter(registry, CHECKPOINT_BUFFERS_WRITTEN_METRIC, samples.buffersWritten);
+      metrics.counter(CHECKPOINT_BUFFERS_WRITTEN_METRIC, samples.buffersWritten);
     if (samples.writeTime.length > 0)
-      addCounter(registry, CHECKPOINT_WRITE_TIME_METRIC, samples.writeTime);
-    if (samples.syncTime.length > 0)
-      addCounter(registry, CHECKPOINT_SYNC_TIME_METRIC, samples.syncTime);
+      metrics.counter(CHECKPOINT_WRITE_TIME_METRIC, samples.writeTime);
+    if (samples.syncTime.length > 0) metrics.counter(CHECKPOINT_SYNC_TIME_METRIC, samples.syncTime);
     // The family exists from 17 on only.
-    if (serverVersion >= 170_000) addCounter(registry, RESTARTPOINTS_METRIC, samples.restartpoints);
+    if (serverVersion >= 170_000) metrics.counter(RESTARTPOINTS_METRIC, samples.restartpoints);
   },
 };

@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, toNumber } from '../metric.js';
+import { toNumber } from '../metric.js';
 
 export const MAX_CONNECTIONS_METRIC = {
   name: 'postgresql_max_connections',
@@ -36,9 +36,10 @@ export function connectionsSamples(rows: readonly ConnectionsRow[]) {
 
 export const connections: Collector = {
   name: 'connections',
-  async collect({ db, registry }) {
+  families: [MAX_CONNECTIONS_METRIC, RESERVED_CONNECTIONS_METRIC],
+  async collect({ db, metrics }) {
     const samples = connectionsSamples(await db.query<ConnectionsRow>(CONNECTIONS_QUERY));
-    addGauge(registry, MAX_CONNECTIONS_METRIC, samples.max);
-    addGauge(registry, RESERVED_CONNECTIONS_METRIC, samples.reserved);
+    metrics.gauge(MAX_CONNECTIONS_METRIC, samples.max);
+    metrics.gauge(RESERVED_CONNECTIONS_METRIC, samples.reserved);
   },
 };

@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, toNumber, type Sample } from '../metric.js';
+import { toNumber, type Sample } from '../metric.js';
 
 export const DATABASE_SIZE_METRIC = {
   name: 'postgresql_database_size_bytes',
@@ -30,8 +30,9 @@ export function databaseSizeSamples(rows: readonly DatabaseSizeRow[]): Sample<'d
 
 export const databaseSize: Collector = {
   name: 'database_size',
-  async collect({ db, registry }) {
+  families: [DATABASE_SIZE_METRIC],
+  async collect({ db, metrics }) {
     const rows = await db.query<DatabaseSizeRow>(DATABASE_SIZE_QUERY);
-    addGauge(registry, DATABASE_SIZE_METRIC, databaseSizeSamples(rows));
+    metrics.gauge(DATABASE_SIZE_METRIC, databaseSizeSamples(rows));
   },
 };

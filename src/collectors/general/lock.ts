@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, zeroFilledCounts, type Sample } from '../metric.js';
+import { zeroFilledCounts, type Sample } from '../metric.js';
 
 export const LOCK_METRIC = {
   name: 'postgresql_lock',
@@ -42,7 +42,8 @@ export function lockSamples(rows: readonly LockRow[]): Sample<'database' | 'mode
 
 export const lock: Collector = {
   name: 'lock',
-  async collect({ db, registry }) {
-    addGauge(registry, LOCK_METRIC, lockSamples(await db.query<LockRow>(LOCK_QUERY)));
+  families: [LOCK_METRIC],
+  async collect({ db, metrics }) {
+    metrics.gauge(LOCK_METRIC, lockSamples(await db.query<LockRow>(LOCK_QUERY)));
   },
 };

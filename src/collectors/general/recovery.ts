@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, single } from '../metric.js';
+import { single } from '../metric.js';
 
 export const IN_RECOVERY_METRIC = {
   name: 'postgresql_in_recovery',
@@ -47,13 +47,14 @@ export function recoverySamples(rows: readonly RecoveryRow[]) {
 
 export const recovery: Collector = {
   name: 'recovery',
-  async collect({ db, registry }) {
+  families: [IN_RECOVERY_METRIC, REPLAY_LAG_SECONDS_METRIC, REPLAY_LAG_BYTES_METRIC],
+  async collect({ db, metrics }) {
     const samples = recoverySamples(await db.query<RecoveryRow>(RECOVERY_QUERY));
     // prom-client reads an unlabelled family without samples as 0: leave such a family out.
-    if (samples.inRecovery.length > 0) addGauge(registry, IN_RECOVERY_METRIC, samples.inRecovery);
+    if (samples.inRecovery.length > 0) metrics.gauge(IN_RECOVERY_METRIC, samples.inRecovery);
     if (samples.replayLagSeconds.length > 0)
-      addGauge(registry, REPLAY_LAG_SECONDS_METRIC, samples.replayLagSeconds);
+      metrics.gauge(REPLAY_LAG_SECONDS_METRIC, samples.replayLagSeconds);
     if (samples.replayLagBytes.length > 0)
-      addGauge(registry, REPLAY_LAG_BYTES_METRIC, samples.replayLagBytes);
+      metrics.gauge(REPLAY_LAG_BYTES_METRIC, samples.replayLagBytes);
   },
 };

@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, toNumber, type Sample } from '../metric.js';
+import { toNumber, type Sample } from '../metric.js';
 
 export const REPLICATION_LAG_BYTES_METRIC = {
   name: 'postgresql_replication_lag_bytes',
@@ -65,9 +65,12 @@ export function replicationSamples(rows: readonly ReplicationRow[]): {
 
 export const replication: Collector = {
   name: 'replication',
-  async collect({ db, registry }) {
+  families: [REPLICATION_LAG_BYTES_METRIC, REPLICATION_LAG_SECONDS_METRIC],
+  // Without it, other roles' sessions (or statements) are hidden: the numbers would be low.
+  needs: ['pg_read_all_stats'],
+  async collect({ db, metrics }) {
     const samples = replicationSamples(await db.query<ReplicationRow>(REPLICATION_QUERY));
-    addGauge(registry, REPLICATION_LAG_BYTES_METRIC, samples.bytes);
-    addGauge(registry, REPLICATION_LAG_SECONDS_METRIC, samples.seconds);
+    metrics.gauge(REPLICATION_LAG_BYTES_METRIC, samples.bytes);
+    metrics.gauge(REPLICATION_LAG_SECONDS_METRIC, samples.seconds);
   },
 };

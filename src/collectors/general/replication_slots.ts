@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, toNumber, type Sample } from '../metric.js';
+import { toNumber, type Sample } from '../metric.js';
 
 export const REPLICATION_SLOT_ACTIVE_METRIC = {
   name: 'postgresql_replication_slot_active',
@@ -53,11 +53,12 @@ export function replicationSlotsSamples(rows: readonly ReplicationSlotRow[]): {
 
 export const replicationSlots: Collector = {
   name: 'replication_slots',
-  async collect({ db, registry }) {
+  families: [REPLICATION_SLOT_ACTIVE_METRIC, REPLICATION_SLOT_RETAINED_WAL_METRIC],
+  async collect({ db, metrics }) {
     const samples = replicationSlotsSamples(
       await db.query<ReplicationSlotRow>(REPLICATION_SLOTS_QUERY),
     );
-    addGauge(registry, REPLICATION_SLOT_ACTIVE_METRIC, samples.active);
-    addGauge(registry, REPLICATION_SLOT_RETAINED_WAL_METRIC, samples.retained);
+    metrics.gauge(REPLICATION_SLOT_ACTIVE_METRIC, samples.active);
+    metrics.gauge(REPLICATION_SLOT_RETAINED_WAL_METRIC, samples.retained);
   },
 };

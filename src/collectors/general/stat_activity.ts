@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, zeroFilledCounts, type Sample } from '../metric.js';
+import { zeroFilledCounts, type Sample } from '../metric.js';
 
 export const STAT_ACTIVITY_METRIC = {
   name: 'postgresql_stat_activity',
@@ -42,8 +42,11 @@ export function statActivitySamples(
 
 export const statActivity: Collector = {
   name: 'stat_activity',
-  async collect({ db, registry }) {
+  families: [STAT_ACTIVITY_METRIC],
+  // Without it, other roles' sessions (or statements) are hidden: the numbers would be low.
+  needs: ['pg_read_all_stats'],
+  async collect({ db, metrics }) {
     const rows = await db.query<StatActivityRow>(STAT_ACTIVITY_QUERY);
-    addGauge(registry, STAT_ACTIVITY_METRIC, statActivitySamples(rows));
+    metrics.gauge(STAT_ACTIVITY_METRIC, statActivitySamples(rows));
   },
 };

@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, minutesSince, typeSamples, type Sample } from '../metric.js';
+import { minutesSince, typeSamples, type Sample } from '../metric.js';
 
 export const STAT_BGWRITER_METRIC = {
   name: 'postgresql_stat_bgwriter',
@@ -80,8 +80,9 @@ export function statBgwriterSamples(rows: readonly StatBgwriterRow[]): Sample<'t
 
 export const statBgwriter: Collector = {
   name: 'stat_bgwriter',
-  async collect({ db, registry, serverVersion }) {
+  families: [STAT_BGWRITER_METRIC],
+  async collect({ db, metrics, serverVersion }) {
     const rows = await db.query<StatBgwriterRow>(statBgwriterQuery(serverVersion));
-    addGauge(registry, STAT_BGWRITER_METRIC, statBgwriterSamples(rows));
+    metrics.gauge(STAT_BGWRITER_METRIC, statBgwriterSamples(rows));
   },
 };

@@ -1,11 +1,5 @@
 import type { Collector } from '../types.js';
-import {
-  addGauge,
-  databaseTypeSamples,
-  minutesSince,
-  type DatabaseRow,
-  type Sample,
-} from '../metric.js';
+import { databaseTypeSamples, minutesSince, type DatabaseRow, type Sample } from '../metric.js';
 
 export const STAT_DATABASE_METRIC = {
   name: 'postgresql_stat_database',
@@ -61,8 +55,9 @@ export function statDatabaseSamples(
 
 export const statDatabase: Collector = {
   name: 'stat_database',
-  async collect({ db, registry }) {
+  families: [STAT_DATABASE_METRIC],
+  async collect({ db, metrics }) {
     const rows = await db.query<StatDatabaseRow>(STAT_DATABASE_QUERY);
-    addGauge(registry, STAT_DATABASE_METRIC, statDatabaseSamples(rows));
+    metrics.gauge(STAT_DATABASE_METRIC, statDatabaseSamples(rows));
   },
 };

@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, databaseTypeSamples, type DatabaseRow, type Sample } from '../metric.js';
+import { databaseTypeSamples, type DatabaseRow, type Sample } from '../metric.js';
 
 export const STAT_DATABASE_CONFLICTS_METRIC = {
   name: 'postgresql_stat_database_conflicts',
@@ -30,8 +30,9 @@ export function statDatabaseConflictsSamples(
 
 export const statDatabaseConflicts: Collector = {
   name: 'stat_database_conflicts',
-  async collect({ db, registry }) {
+  families: [STAT_DATABASE_CONFLICTS_METRIC],
+  async collect({ db, metrics }) {
     const rows = await db.query<StatDatabaseConflictsRow>(STAT_DATABASE_CONFLICTS_QUERY);
-    addGauge(registry, STAT_DATABASE_CONFLICTS_METRIC, statDatabaseConflictsSamples(rows));
+    metrics.gauge(STAT_DATABASE_CONFLICTS_METRIC, statDatabaseConflictsSamples(rows));
   },
 };

@@ -1,5 +1,6 @@
-import { MAX_STATEMENTS_LIMIT, type Collector } from '../types.js';
-import { addCounter, addGauge, toNumber, type Sample } from '../metric.js';
+import { MAX_STATEMENTS_LIMIT } from '../../config.js';
+import type { Collector } from '../types.js';
+import { toNumber, type Sample } from '../metric.js';
 
 export const STATEMENTS_AVAILABLE_METRIC = {
   name: 'postgresql_statements_available',
@@ -152,19 +153,27 @@ export function statementsSamples(rows: readonly StatementRow[]): {
 
 export const statements: Collector = {
   name: 'statements',
-  async collect({ db, registry, options }) {
+  families: [
+    STATEMENTS_AVAILABLE_METRIC,
+    STATEMENT_CALLS_METRIC,
+    STATEMENT_EXEC_TIME_METRIC,
+    STATEMENT_ROWS_METRIC,
+  ],
+  // Without it, other roles' sessions (or statements) are hidden: the numbers would be low.
+  needs: ['pg_read_all_stats'],
+  async collect({ db, metrics, options }) {
     const [extension] = await db.query<StatementsExtensionRow>(STATEMENTS_EXTENSION_QUERY);
     if (extension === undefined) {
-      addGauge(registry, STATEMENTS_AVAILABLE_METRIC, [{ labels: {}, value: 0 }]);
+      metrics.gauge(STATEMENTS_AVAILABLE_METRIC, [{ labels: {}, value: 0 }]);
       return;
     }
     const rows = await db.query<StatementRow>(
       statementsQuery(extension.nspname, options.statementsLimit, extension.extversion),
     );
     const samples = statementsSamples(rows);
-    addGauge(registry, STATEMENTS_AVAILABLE_METRIC, [{ labels: {}, value: 1 }]);
-    addCounter(registry, STATEMENT_CALLS_METRIC, samples.calls);
-    addCounter(registry, STATEMENT_EXEC_TIME_METRIC, samples.execTime);
-    addCounter(registry, STATEMENT_ROWS_METRIC, samples.rows);
+    metrics.gauge(STATEMENTS_AVAILABLE_METRIC, [{ labels: {}, value: 1 }]);
+    metrics.counter(STATEMENT_CALLS_METRIC, samples.calls);
+    metrics.counter(STATEMENT_EXEC_TIME_METRIC, samples.execTime);
+    metrics.counter(STATEMENT_ROWS_METRIC, samples.rows);
   },
 };

@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, toNumber, type Sample } from '../metric.js';
+import { toNumber, type Sample } from '../metric.js';
 
 export const OLDEST_TRANSACTION_METRIC = {
   name: 'postgresql_oldest_transaction_seconds',
@@ -48,9 +48,12 @@ export function transactionAgeSamples(rows: readonly TransactionAgeRow[]): {
 
 export const transactionAge: Collector = {
   name: 'transaction_age',
-  async collect({ db, registry }) {
+  families: [OLDEST_TRANSACTION_METRIC, OLDEST_IDLE_IN_TRANSACTION_METRIC],
+  // Without it, other roles' sessions (or statements) are hidden: the numbers would be low.
+  needs: ['pg_read_all_stats'],
+  async collect({ db, metrics }) {
     const samples = transactionAgeSamples(await db.query<TransactionAgeRow>(TRANSACTION_AGE_QUERY));
-    addGauge(registry, OLDEST_TRANSACTION_METRIC, samples.transaction);
-    addGauge(registry, OLDEST_IDLE_IN_TRANSACTION_METRIC, samples.idle);
+    metrics.gauge(OLDEST_TRANSACTION_METRIC, samples.transaction);
+    metrics.gauge(OLDEST_IDLE_IN_TRANSACTION_METRIC, samples.idle);
   },
 };

@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, toNumber } from '../metric.js';
+import { toNumber } from '../metric.js';
 
 export const UPTIME_METRIC = {
   name: 'postgresql_uptime',
@@ -22,7 +22,8 @@ export function uptimeSamples(rows: readonly UptimeRow[]) {
 
 export const uptime: Collector = {
   name: 'uptime',
-  async collect({ db, registry }) {
-    addGauge(registry, UPTIME_METRIC, uptimeSamples(await db.query<UptimeRow>(UPTIME_QUERY)));
+  families: [UPTIME_METRIC],
+  async collect({ db, metrics }) {
+    metrics.gauge(UPTIME_METRIC, uptimeSamples(await db.query<UptimeRow>(UPTIME_QUERY)));
   },
 };

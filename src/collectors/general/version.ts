@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, single, type Sample } from '../metric.js';
+import { single, type Sample } from '../metric.js';
 
 export const VERSION_INFO_METRIC = {
   name: 'postgresql_version_info',
@@ -33,11 +33,11 @@ export function versionSamples(rows: readonly VersionRow[]) {
 
 export const version: Collector = {
   name: 'version',
-  async collect({ db, registry }) {
+  families: [VERSION_INFO_METRIC, SERVER_VERSION_NUM_METRIC],
+  async collect({ db, metrics }) {
     const samples = versionSamples(await db.query<VersionRow>(VERSION_QUERY));
-    addGauge(registry, VERSION_INFO_METRIC, samples.info);
+    metrics.gauge(VERSION_INFO_METRIC, samples.info);
     // prom-client reads an unlabelled family without samples as 0: leave such a family out.
-    if (samples.versionNum.length > 0)
-      addGauge(registry, SERVER_VERSION_NUM_METRIC, samples.versionNum);
+    if (samples.versionNum.length > 0) metrics.gauge(SERVER_VERSION_NUM_METRIC, samples.versionNum);
   },
 };

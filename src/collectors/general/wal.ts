@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addCounter, single, type MetricDefinition } from '../metric.js';
+import { single, type MetricDefinition } from '../metric.js';
 
 export const WAL_RECORDS_METRIC = {
   name: 'postgresql_wal_records_total',
@@ -114,13 +114,23 @@ export function walSamples(rows: readonly WalRow[]): Map<string, ReturnType<type
 
 export const wal: Collector = {
   name: 'wal',
+  families: [
+    WAL_RECORDS_METRIC,
+    WAL_FPI_METRIC,
+    WAL_BYTES_METRIC,
+    WAL_BUFFERS_FULL_METRIC,
+    WAL_WRITES_METRIC,
+    WAL_SYNCS_METRIC,
+    WAL_WRITE_TIME_METRIC,
+    WAL_SYNC_TIME_METRIC,
+  ],
   minServerVersion: 140_000,
-  async collect({ db, registry, serverVersion }) {
+  async collect({ db, metrics, serverVersion }) {
     const samples = walSamples(await db.query<WalRow>(walQuery(serverVersion)));
     for (const [column, definition] of WAL_COUNTERS) {
       const values = samples.get(column) ?? [];
       // prom-client reads an unlabelled family without samples as 0: leave such a family out.
-      if (values.length > 0) addCounter(registry, definition, values);
+      if (values.length > 0) metrics.counter(definition, values);
     }
   },
 };

@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { addGauge, single, toNumber, type Sample } from '../metric.js';
+import { single, toNumber, type Sample } from '../metric.js';
 
 export const DATABASE_XID_AGE_METRIC = {
   name: 'postgresql_database_xid_age',
@@ -55,12 +55,13 @@ export function wraparoundSamples(rows: readonly WraparoundRow[]): {
 
 export const wraparound: Collector = {
   name: 'wraparound',
-  async collect({ db, registry }) {
+  families: [DATABASE_XID_AGE_METRIC, DATABASE_MXID_AGE_METRIC, AUTOVACUUM_FREEZE_MAX_AGE_METRIC],
+  async collect({ db, metrics }) {
     const samples = wraparoundSamples(await db.query<WraparoundRow>(WRAPAROUND_QUERY));
-    addGauge(registry, DATABASE_XID_AGE_METRIC, samples.xidAge);
-    addGauge(registry, DATABASE_MXID_AGE_METRIC, samples.mxidAge);
+    metrics.gauge(DATABASE_XID_AGE_METRIC, samples.xidAge);
+    metrics.gauge(DATABASE_MXID_AGE_METRIC, samples.mxidAge);
     // prom-client reads an unlabelled family without samples as 0: leave such a family out.
     if (samples.freezeMaxAge.length > 0)
-      addGauge(registry, AUTOVACUUM_FREEZE_MAX_AGE_METRIC, samples.freezeMaxAge);
+      metrics.gauge(AUTOVACUUM_FREEZE_MAX_AGE_METRIC, samples.freezeMaxAge);
   },
 };

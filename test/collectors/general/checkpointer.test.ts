@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { collectOnce } from '../../harness/collect.js';
 import { describe, expect, it } from 'vitest';
 import {
   CHECKPOINTER_QUERY_17,
@@ -120,16 +120,14 @@ describe('checkpointerSamples', () => {
 describe('checkpointer', () => {
   it('registers the restartpoints family only from 17 on', async () => {
     const families = async (serverVersion: number) => {
-      const registry = new Registry();
       const row = {
         ...{ timed: 1, requested: 2, buffers_written: 3 },
         ...{ write_time_seconds: 4, sync_time_seconds: 5 },
         ...{ restartpoints_timed: 0, restartpoints_requested: 0, restartpoints_done: 0 },
       };
-      await checkpointer.collect({
+      const registry = await collectOnce(checkpointer, {
         db: { query: <Row>() => Promise.resolve([row] as Row[]) },
         serverVersion,
-        registry,
         options: DEFAULT_COLLECTOR_OPTIONS,
       });
       return (await registry.getMetricsAsJSON()).map((m) => m.name);

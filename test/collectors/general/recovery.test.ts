@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { collectOnce } from '../../harness/collect.js';
 import { describe, expect, it } from 'vitest';
 import {
   RECOVERY_QUERY,
@@ -50,12 +50,10 @@ describe('recoverySamples', () => {
 
 describe('recovery', () => {
   it('leaves the lag families out on a primary (an unlabelled family would read 0)', async () => {
-    const registry = new Registry();
     const row = { in_recovery: 0, replay_lag_seconds: null, replay_lag_bytes: null };
-    await recovery.collect({
+    const registry = await collectOnce(recovery, {
       db: { query: <Row>() => Promise.resolve([row] as Row[]) },
       serverVersion: 180_000,
-      registry,
       options: DEFAULT_COLLECTOR_OPTIONS,
     });
     expect((await registry.getMetricsAsJSON()).map((m) => m.name)).toEqual([

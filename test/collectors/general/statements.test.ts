@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { collectOnce } from '../../harness/collect.js';
 import { describe, expect, it } from 'vitest';
 import {
   QUERY_LABEL_LENGTH,
@@ -117,11 +117,9 @@ describe('statements', () => {
         );
       },
     };
-    const registry = new Registry();
-    await statements.collect({
+    const registry = await collectOnce(statements, {
       db,
       serverVersion: 170_000,
-      registry,
       options: { statementsLimit: 7 },
     });
     return {
