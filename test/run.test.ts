@@ -231,14 +231,11 @@ describe('run: one collector cannot break the push of the others', () => {
     const pushed = pushedSamples(ran);
     expect(select(pushed, 'postgresql_up')).toEqual([expect.objectContaining({ value: 1 })]);
     expect(select(pushed, 'test_good')).toHaveLength(1);
-    expect(ran.summary?.collectors).toEqual([
-      expect.objectContaining({
-        name: 'rogue',
-        ok: false,
-        error: expect.stringContaining('not among its families'),
-      }),
-      expect.objectContaining({ name: 'good', ok: true }),
+    expect(ran.summary?.collectors.map((c) => [c.name, c.ok])).toEqual([
+      ['rogue', false],
+      ['good', true],
     ]);
+    expect(ran.summary?.collectors[0]?.error).toContain('not among its families');
   });
 
   it('a collector that throws half-way pushes none of its families', async () => {

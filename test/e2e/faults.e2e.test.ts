@@ -195,7 +195,6 @@ describe('PostgreSQL faults', () => {
       expect(outcome.summary?.collectorErrors).toBe(1);
       expect(outcome.summary?.collectors[0]).toMatchObject({
         name: 'reads_blocked_table',
-        families: [],
         ok: false,
       });
       expect(outcome.summary?.collectors[0]?.error).toMatch(/statement timeout/);

@@ -42,7 +42,9 @@ describe('npm run offline', () => {
       expect(output).toMatch(/Scheduling \[collect\] cron: \[\*\/1 \* \* \* \*\]/);
       expect(up, output).toBe(1);
       expect(output).toContain('Successfully invoked scheduled function: [collect]');
-      expect(output).toMatch(/"message":"run","up":true/);
+      expect(output).toMatch(/"message":"run",.*"up":true/);
+      // The Lambda request id is on the run's log line.
+      expect(output).toMatch(/"message":"run","awsRequestId":"[0-9a-f-]{36}"/);
     } finally {
       process.kill(-child.pid!, 'SIGINT');
       await Promise.race([exited, sleep(10_000)]);

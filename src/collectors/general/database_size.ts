@@ -1,3 +1,5 @@
+import type { Queryable } from '../../db.js';
+import { errorCode } from '../../errors.js';
 import type { Collector } from '../types.js';
 import { toNumber, type Sample } from '../metric.js';
 
@@ -28,11 +30,73 @@ export function databaseSizeSamples(rows: readonly DatabaseSizeRow[]): Sample<'d
   return samples;
 }
 
+/** The databases, to size one by one. */
+export const DATABASE_LIST_QUERY = `
+SELECT oid::text AS oid, datname FROM pg_database`;
+
+export const ONE_DATABASE_SIZE_QUERY = `
+SELECT pg_database_size($1::oid)::float8 AS size_bytes`;
+
+/**
+ * "database with OID … does not exist": dropped after pg_database was read.
+ * SQLSTATE 3D000 up to PostgreSQL 17, 42704 (undefined object) from 18 on.
+ */
+function vanished(error: unknown): boolean {
+  const code = errorCode(error);
+  return (
+    (code === '3D000' || code === '42704') &&
+    /^database with OID \d+ does not exist/.test((error as Error).message)
+  );
+}
+
+interface DatabaseListRow {
+  readonly oid: string;
+  readonly datname: string | null;
+}
+
+/**
+ * Each database sized by its own statement: one dropped meanwhile costs only
+ * its own sample.
+ */
+export async function sizeEach(
+  db: Queryable,
+  databases: readonly DatabaseListRow[],
+): Promise<DatabaseSizeRow[]> {
+  const rows: DatabaseSizeRow[] = [];
+  for (const { oid, datname } of databases) {
+    try {
+      const [row] = await db.query<{ size_bytes: number | null }>(ONE_DATABASE_SIZE_QUERY, {
+        params: [oid],
+      });
+      rows.push({ datname, size_bytes: row?.size_bytes ?? null });
+    } catch (error) {
+      if (!vanished(error)) throw error;
+    }
+  }
+  return rows;
+}
+
+/**
+ * The sizes of every database in one statement. A database dropped between
+ * the statement's scan of pg_database and its sizing fails the whole
+ * statement; it is then tried once more (the new snapshot no longer has the
+ * database) and, if databases keep vanishing, each is sized alone.
+ */
+export async function databaseSizes(db: Queryable): Promise<DatabaseSizeRow[]> {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      return await db.query<DatabaseSizeRow>(DATABASE_SIZE_QUERY);
+    } catch (error) {
+      if (!vanished(error)) throw error;
+    }
+  }
+  return sizeEach(db, await db.query<DatabaseListRow>(DATABASE_LIST_QUERY));
+}
+
 export const databaseSize: Collector = {
   name: 'database_size',
   families: [DATABASE_SIZE_METRIC],
   async collect({ db, metrics }) {
-    const rows = await db.query<DatabaseSizeRow>(DATABASE_SIZE_QUERY);
-    metrics.gauge(DATABASE_SIZE_METRIC, databaseSizeSamples(rows));
+    metrics.gauge(DATABASE_SIZE_METRIC, databaseSizeSamples(await databaseSizes(db)));
   },
 };

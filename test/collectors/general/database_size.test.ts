@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DATABASE_LIST_QUERY,
   DATABASE_SIZE_QUERY,
+  ONE_DATABASE_SIZE_QUERY,
   databaseSizeSamples,
+  databaseSizes,
 } from '../../../src/collectors/general/database_size.js';
+import type { QueryOptions } from '../../../src/db.js';
 
 describe('DATABASE_SIZE_QUERY', () => {
   it('sizes every database of pg_database by oid, as float8', () => {
@@ -30,5 +34,54 @@ describe('databaseSizeSamples', () => {
   it('gives nothing for no row or an all-NULL row', () => {
     expect(databaseSizeSamples([])).toEqual([]);
     expect(databaseSizeSamples([{ datname: null, size_bytes: null }])).toEqual([]);
+  });
+});
+
+describe('databaseSizes: a database dropped during the run', () => {
+  const dropped = Object.assign(new Error('database with OID 99 does not exist'), {
+    code: '3D000',
+  });
+
+  it('tries the batch again when a database vanished under it', async () => {
+    let calls = 0;
+    const db = {
+      query: <Row>() => {
+        calls += 1;
+        if (calls === 1) return Promise.reject(dropped);
+        return Promise.resolve([{ datname: 'a', size_bytes: 1 }] as Row[]);
+      },
+    };
+    expect(await databaseSizes(db)).toEqual([{ datname: 'a', size_bytes: 1 }]);
+    expect(calls).toBe(2);
+  });
+
+  it('sizes each database alone when they keep vanishing; only the dropped one is missing', async () => {
+    const db = {
+      query: <Row>(sql: string, options?: QueryOptions) => {
+        if (sql === DATABASE_SIZE_QUERY) return Promise.reject(dropped);
+        if (sql === DATABASE_LIST_QUERY) {
+          return Promise.resolve([
+            { oid: '1', datname: 'a' },
+            { oid: '99', datname: 'gone' },
+            { oid: '2', datname: 'b' },
+          ] as Row[]);
+        }
+        expect(sql).toBe(ONE_DATABASE_SIZE_QUERY);
+        const oid = options?.params?.[0];
+        if (oid === '99') return Promise.reject(dropped);
+        return Promise.resolve([{ size_bytes: Number(oid) * 10 }] as Row[]);
+      },
+    };
+    expect(await databaseSizes(db)).toEqual([
+      { datname: 'a', size_bytes: 10 },
+      { datname: 'b', size_bytes: 20 },
+    ]);
+  });
+
+  it('any other error still fails the collector', async () => {
+    const db = {
+      query: () => Promise.reject(Object.assign(new Error('permission denied'), { code: '42501' })),
+    };
+    await expect(databaseSizes(db)).rejects.toThrow('permission denied');
   });
 });
