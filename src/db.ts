@@ -137,10 +137,11 @@ function isStalePlan(error: unknown): boolean {
 interface Connection extends Database {
   /**
    * Starts a run on this connection: `deadline` (epoch ms) bounds its
-   * queries; sets this run's statement_timeout and the read-only session,
-   * and reads the version and privileges, within `limitMs`.
+   * queries; sets this run's statement_timeout (`statementTimeoutMs`, less
+   * if the deadline is nearer) and the read-only session, and reads the
+   * version and privileges, within `limitMs`.
    */
-  begin(deadline: number, limitMs?: number): Promise<void>;
+  begin(deadline: number, statementTimeoutMs: number, limitMs?: number): Promise<void>;
   /** False once the connection broke, was dropped or is not idle (an open transaction). */
   usable(): boolean;
   /** Whether the socket keeps the process alive: not while it only waits for the next run. */
@@ -248,9 +249,9 @@ async function open(
       }
     }, limitMs);
 
-  const begin = async (deadline: number, limitMs?: number) => {
+  const begin = async (deadline: number, statementTimeoutMs: number, limitMs?: number) => {
     state.deadline = deadline;
-    state.statementTimeoutMs = left(options.statementTimeoutMs);
+    state.statementTimeoutMs = left(statementTimeoutMs);
     const [row] = await query<RunSetupRow>(
       RUN_SETUP,
       { params: [String(state.statementTimeoutMs)] },
@@ -264,7 +265,7 @@ async function open(
 
   try {
     await client.connect();
-    await begin(state.deadline);
+    await begin(state.deadline, options.statementTimeoutMs);
   } catch (error) {
     await closeClient(client);
     throw error;
@@ -349,6 +350,7 @@ export async function openSession(
       try {
         await connection.begin(
           options.deadline,
+          options.statementTimeoutMs,
           Math.min(PING_TIMEOUT_MS, options.connectTimeoutMs),
         );
         previous.busy = true;

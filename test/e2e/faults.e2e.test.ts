@@ -24,6 +24,11 @@ import { parseExposition, select } from '../harness/exposition.js';
 import { eventually, freePort } from '../harness/ports.js';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { startProxy, type Proxy } from '../harness/proxy.js';
+import { startHostileHttp, type HostileHttp } from '../harness/hostile-http.js';
+import { startHostilePostgres, type HostilePostgres } from '../harness/hostile-postgres.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const PASSWORDS = new Set<string>();
 
@@ -56,13 +61,21 @@ async function run(env: Record<string, string>, deps: RunDependencies = {}): Pro
     outcome.error instanceof Error
       ? `${outcome.error.message} ${outcome.error.stack ?? ''}`
       : String(outcome.error),
+    // Everything the Pushgateway holds, of every test so far: no secret may leave in a pushed value.
+    await pushgatewayMetrics(),
   ].join('\n');
   for (const password of [
     ...PASSWORDS,
     servers().postgres.password,
     servers().postgres.monitorPassword,
   ]) {
-    expect(visible).not.toContain(password);
+    for (const form of [
+      password,
+      encodeURIComponent(password),
+      JSON.stringify(password).slice(1, -1),
+    ]) {
+      expect(visible).not.toContain(form);
+    }
   }
   return outcome;
 }
@@ -284,6 +297,97 @@ describe('PostgreSQL faults', () => {
   });
 });
 
+describe('hostile PostgreSQL answers', () => {
+  let hostile: HostilePostgres | undefined;
+  afterEach(async () => {
+    await hostile?.stop();
+    hostile = undefined;
+  });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'faults-'));
+  afterAll(() => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+  const queries = (name: string, text: string) => {
+    const file = path.join(tmp, `${name}.yml`);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+
+  it('a 1 MB error at login: up 0 with a reason of at most about 1,000 characters', async () => {
+    hostile = await startHostilePostgres({
+      errorOnStartup: { bytes: 1024 * 1024, prefix: 'password authentication failed ' },
+    });
+    const env = runEnv({ POSTGRESQL_HOST: hostile.host, POSTGRESQL_PORT: String(hostile.port) });
+    const outcome = await run(env);
+    await expectDown(
+      outcome,
+      env.PUSHGATEWAY_JOB!,
+      /password authentication failed x+… \(\d+ more characters\)/,
+    );
+    expect(outcome.summary!.downReason!.length).toBeLessThan(1_100);
+    expect(outcome.lines.join('').length).toBeLessThan(5_000);
+    expect(outcome.ms).toBeLessThan(2_000);
+  });
+
+  it('a 1 MB error from a custom query: that collector fails with a short error', async () => {
+    const env = runEnv({
+      CUSTOM_QUERIES_FILE: queries(
+        'huge_error',
+        `
+queries:
+  - name: huge_error
+    sql: SELECT repeat('x', 1000000)::int AS n
+    metrics:
+      - column: n
+        name: app_n
+        help: N.
+`,
+      ),
+    });
+    const outcome = await run(env);
+    const failed = outcome.summary?.collectors.find((c) => c.name === 'custom_huge_error');
+    expect(failed?.ok).toBe(false);
+    expect(failed?.error).toMatch(/invalid input syntax for type integer/);
+    expect(failed!.error!.length).toBeLessThan(1_100);
+    expect(outcome.lines.join('').length).toBeLessThan(20_000);
+  });
+
+  it('a custom query of a million rows: fails alone at the series limit, in time, within memory; the rest is pushed', async () => {
+    const env = runEnv({
+      CUSTOM_QUERIES_FILE: queries(
+        'million',
+        `
+queries:
+  - name: million
+    sql: SELECT g::text AS id, g::float8 AS n FROM generate_series(1, 1000000) g
+    labels: [id]
+    metrics:
+      - column: n
+        name: app_million
+        help: A runaway query.
+`,
+      ),
+    });
+    const before = process.memoryUsage().rss;
+    const outcome = await run(env);
+    expect(outcome.error).toBeUndefined();
+    const failed = outcome.summary?.collectors.find((c) => c.name === 'custom_million');
+    expect(failed).toMatchObject({ ok: false, overLimit: true });
+    expect(failed?.error).toMatch(/more than 50000 rows .*COLLECTOR_MAX_SERIES/);
+    // The rows past the limit were never read: no 1M-row result in memory.
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+    expect(outcome.ms).toBeLessThan(10_000);
+    const metrics = await pushed(env.PUSHGATEWAY_JOB!);
+    expect(select(metrics, 'app_million')).toHaveLength(0);
+    expect(select(metrics, 'postgresql_stat_database').length).toBeGreaterThan(0);
+    expect(
+      select(metrics, 'postgresql_exporter_collector_series_limit_exceeded', {
+        collector: 'custom_million',
+      })[0]?.value,
+    ).toBe(1);
+  });
+});
+
 describe('grouping values', () => {
   it('with slashes, spaces and unicode reach the Pushgateway intact, in time', async () => {
     const instance = 'prod / eu-west-1 / Zürich ✓ 数据库';
@@ -319,6 +423,59 @@ describe('Pushgateway faults', () => {
       level: 'error',
       message: 'push failed',
     });
+  });
+
+  it('an outage costs PUSHGATEWAY_TIMEOUT_MS, not the rest of the Lambda time', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const outcome = await run(runEnv({ PUSHGATEWAY_URL: url, PUSHGATEWAY_TIMEOUT_MS: '1500' }), {
+      deadline: inSeconds(30),
+    });
+    expect(outcome.error).toBeInstanceOf(PushError);
+    expect((outcome.error as Error).message).toMatch(/\(after \d+ attempts\)/);
+    expect(outcome.ms).toBeLessThan(1_500 + 1_500);
+  });
+
+  it('a 401 echoing the request headers: no form of the credentials in the error or the log', async () => {
+    let echo: HostileHttp | undefined = await startHostileHttp({ status: 401, echoHeaders: true });
+    try {
+      const password = 'Pgw-Secret:pass%word';
+      PASSWORDS.add(password);
+      const outcome = await run(
+        runEnv({
+          PUSHGATEWAY_URL: echo.url,
+          PUSHGATEWAY_USERNAME: 'ops',
+          PUSHGATEWAY_PASSWORD: password,
+        }),
+      );
+      expect(outcome.error).toBeInstanceOf(PushError);
+      const header = echo.stats.requests[0]?.headers.authorization ?? '';
+      expect(header).toBe(`Basic ${Buffer.from(`ops:${password}`).toString('base64')}`);
+      const visible = [(outcome.error as Error).message, ...outcome.lines].join('\n');
+      expect(visible).not.toContain(header.slice('Basic '.length));
+      expect(visible).toContain('[REDACTED]');
+    } finally {
+      await echo.stop();
+      echo = undefined;
+    }
+  });
+
+  it('a 500 of 400 MB: only its start is read, the connection is dropped', async () => {
+    const huge = await startHostileHttp({ status: 500, body: { bytes: 400 * 1024 * 1024 } });
+    try {
+      const before = process.memoryUsage().rss;
+      const outcome = await run(
+        runEnv({ PUSHGATEWAY_URL: huge.url, PUSHGATEWAY_TIMEOUT_MS: '3000' }),
+      );
+      expect(outcome.error).toBeInstanceOf(PushError);
+      expect((outcome.error as Error).message.length).toBeLessThan(1_500);
+      expect(huge.stats.responses.length).toBeGreaterThan(1); // retried, each cut short
+      for (const response of huge.stats.responses) {
+        expect(response.bytesWritten).toBeLessThan(64 * 1024 * 1024);
+      }
+      expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+    } finally {
+      await huge.stop();
+    }
   });
 
   it('500 then 200: the retry gets the metrics through', async () => {
@@ -402,6 +559,58 @@ describe('Secrets Manager faults (stubbed at the SDK)', () => {
       expect(outcome.ms).toBeLessThan(6_000);
     },
   );
+
+  it('the secret carries port and database: a secret outage never pushes up 0 to another group', async () => {
+    const { postgres } = servers();
+    const secret = {
+      username: postgres.monitorUser,
+      password: postgres.monitorPassword,
+      host: 'not-used.example',
+      port: postgres.port,
+      dbname: 'postgres',
+    };
+    // POSTGRESQL_HOST set, port and database from the secret (every RDS secret has them).
+    const env = secretEnv({ POSTGRESQL_PORT: undefined, POSTGRESQL_DATABASE: undefined });
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(secret) });
+    const good = await run(env, { secrets: secretsManagerSource() });
+    expect(good.summary).toMatchObject({
+      up: true,
+      instance: `${postgres.host}:${postgres.port}/postgres`,
+    });
+    sm.reset();
+    sm.on(GetSecretValueCommand).rejects(new Error('AccessDeniedException'));
+    const down = await run(env, { secrets: secretsManagerSource() });
+    // The good run's group keeps its numbers, and no other group appears: the invocation fails.
+    expect((down.error as Error).message).toMatch(/AccessDeniedException.*PUSHGATEWAY_INSTANCE/);
+    const groups = new Set(
+      (await pushed(env.PUSHGATEWAY_JOB!)).samples.map((s) => s.labels.instance),
+    );
+    expect([...groups]).toEqual([`${postgres.host}:${postgres.port}/postgres`]);
+  });
+
+  it('with PUSHGATEWAY_INSTANCE, a secret outage replaces the same group with up 0', async () => {
+    const { postgres } = servers();
+    const env = secretEnv({
+      PUSHGATEWAY_INSTANCE: 'orders-primary',
+      POSTGRESQL_PORT: undefined,
+      POSTGRESQL_DATABASE: undefined,
+    });
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({
+        username: postgres.monitorUser,
+        password: postgres.monitorPassword,
+        port: postgres.port,
+        dbname: 'postgres',
+      }),
+    });
+    expect((await run(env, { secrets: secretsManagerSource() })).summary?.up).toBe(true);
+    sm.reset();
+    sm.on(GetSecretValueCommand).rejects(new Error('AccessDeniedException'));
+    const down = await run(env, { secrets: secretsManagerSource() });
+    await expectDown(down, env.PUSHGATEWAY_JOB!, /AccessDeniedException/);
+    const ups = select(await pushed(env.PUSHGATEWAY_JOB!), 'postgresql_up');
+    expect(ups.map((s) => [s.labels.instance, s.value])).toEqual([['orders-primary', 0]]);
+  });
 
   it('with no way to know the group: the invocation fails naming the secret', async () => {
     sm.on(GetSecretValueCommand).rejects(new Error('AccessDeniedException'));
