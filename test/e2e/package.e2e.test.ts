@@ -1,7 +1,8 @@
 /**
  * `serverless package` and the CloudFormation template it writes: the
  * schedule, the function's limits and the IAM policy, for the default, the
- * SCHEDULE variable, --param and a stage; and what it must refuse (deploy too).
+ * SCHEDULE variable, --param and a stage; what it must refuse (deploy too);
+ * and that it leaves nothing in the temp directory.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, runCommand } from '../harness/command.js';
 import { runEnv } from '../harness/context.js';
 
-/** Every folder a test makes (package output, HOME), removed at the end. */
+/** Every folder a test makes (package output, private TMPDIR, HOME), removed at the end. */
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
@@ -410,5 +411,38 @@ describe('serverless package', () => {
     expect(result.stdout + result.stderr).toContain('PUSHGATEWAY_URL: is required');
     expect(result.stdout + result.stderr).toContain('ConfigError');
     expect(result.stdout + result.stderr).not.toContain('serverless.yml: PUSHGATEWAY_URL');
+  });
+});
+
+describe('the temp directory', () => {
+  /** Runs serverless with TMPDIR set to a fresh folder and returns what is left in it. */
+  async function leftIn(args: string[], env: Record<string, string>) {
+    const tmp = tempDir('sls-tmpdir-');
+    const result = await runCommand(
+      'node_modules/.bin/serverless',
+      args,
+      cleanEnv({ ...env, TMPDIR: tmp }),
+    );
+    return { result, left: fs.readdirSync(tmp) };
+  }
+
+  it('serverless package leaves nothing in it (no zip staging folder, no tsx cache)', async () => {
+    const out = tempDir('sls-package-');
+    const { result, left } = await leftIn(['package', '--package', out], { PUSHGATEWAY_URL });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(fs.existsSync(path.join(out, 'postgresql-pushgateway-exporter.zip'))).toBe(true);
+    expect(left).toEqual([]);
+  });
+
+  it('a refused serverless package leaves nothing in it', async () => {
+    const { result, left } = await leftIn(['package'], { PUSHGATEWAY_URL: '' });
+    expect(result.code).not.toBe(0);
+    expect(left).toEqual([]);
+  });
+
+  it('serverless invoke local leaves nothing in it', async () => {
+    const { result, left } = await leftIn(['invoke', 'local', '-f', 'collect'], runEnv());
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(left).toEqual([]);
   });
 });
