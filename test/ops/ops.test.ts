@@ -1,6 +1,7 @@
 /**
  * The operations files: Prometheus config and alert rules (checked and unit-tested by promtool),
- * the Grafana dashboard and provisioning, and docker-compose.yml. No server is started.
+ * the Grafana dashboard and provisioning, docker-compose.yml, and the LICENSE. No server is
+ * started.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -573,5 +574,22 @@ describe('docker-compose.yml', () => {
     for (const { where, value } of secrets) {
       expect(value, where).toMatch(/^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$/);
     }
+  });
+});
+
+describe('LICENSE', () => {
+  /** How each license's text begins: the SPDX id package.json gives, to the file. */
+  const FIRST_LINE: Record<string, string> = { MIT: 'MIT License' };
+
+  it('exists and is the license package.json names', () => {
+    const { license, name } = JSON.parse(read('package.json')) as {
+      license: unknown;
+      name: string;
+    };
+    expect(license).toBe('MIT');
+    const text = read('LICENSE');
+    expect(text.split('\n')[0]).toBe(FIRST_LINE[license as string]);
+    expect(text).toContain('Permission is hereby granted, free of charge, to any person obtaining');
+    expect(text).toMatch(new RegExp(`^Copyright \\(c\\) \\d{4} The ${name} authors$`, 'm'));
   });
 });
