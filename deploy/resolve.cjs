@@ -3,6 +3,11 @@
 // Loaded by the Serverless Framework's ${file(./deploy/resolve.cjs):name}.
 'use strict';
 
+// tsx's disk cache (os.tmpdir()/tsx-<uid>) would gain a file on every serverless command:
+// tsx.require() keys it by a namespace made of Date.now(), so it never hits.
+// Compiling the one small file is quick. tsx reads this when it loads: set before require.
+const process = require('node:process');
+process.env.TSX_DISABLE_CACHE ??= '1';
 const tsx = require('tsx/cjs/api');
 /** @type {typeof import('../src/schedule')} */
 const { parseSchedule } = tsx.require('../src/schedule.ts', __filename);

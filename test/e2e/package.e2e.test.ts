@@ -1,7 +1,8 @@
 /**
  * `serverless package` and the CloudFormation template it writes: the
  * schedule, the function's limits and the IAM policy, for the default, the
- * SCHEDULE variable, --param and a stage; and what it must refuse.
+ * SCHEDULE variable, --param and a stage; what it must refuse (deploy too);
+ * and that it leaves nothing in the temp directory.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,11 +10,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, runCommand } from '../harness/command.js';
+import { runEnv } from '../harness/context.js';
 
+/** Every folder a test makes (package output, private TMPDIR, HOME), removed at the end. */
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
+
+function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+/** Package and deploy refuse a function without it; the tests that package give one. */
+const PUSHGATEWAY_URL = 'https://pushgateway.example.com:9091';
 
 interface Resource {
   Type: string;
@@ -30,12 +42,11 @@ interface Statement {
 }
 
 async function packaged(args: string[] = [], env: Record<string, string> = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sls-package-'));
-  dirs.push(dir);
+  const dir = tempDir('sls-package-');
   const result = await runCommand(
     'node_modules/.bin/serverless',
     ['package', '--package', dir, ...args],
-    cleanEnv(env),
+    cleanEnv({ PUSHGATEWAY_URL, ...env }),
   );
   expect(result.code, result.stdout + result.stderr).toBe(0);
   const template = JSON.parse(
@@ -62,14 +73,31 @@ async function packaged(args: string[] = [], env: Record<string, string> = {}) {
   };
 }
 
-async function refused(args: string[], env: Record<string, string> = {}) {
+async function refused(args: string[], env: Record<string, string> = {}, command = ['package']) {
   const result = await runCommand(
     'node_modules/.bin/serverless',
-    ['package', ...args],
-    cleanEnv(env),
+    [...command, ...args],
+    cleanEnv({ PUSHGATEWAY_URL, ...env }),
   );
   expect(result.code).not.toBe(0);
   return result.stdout + result.stderr;
+}
+
+/**
+ * No AWS credentials at all, whatever the developer's machine has: a deploy
+ * that got past the checks could not reach an account.
+ */
+function noAwsEnv(): Record<string, string> {
+  const home = tempDir('sls-home-');
+  return {
+    HOME: home,
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_SESSION_TOKEN: '',
+    AWS_PROFILE: 'postgresql-pushgateway-exporter-test-no-such-profile',
+    AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'no-credentials'),
+    AWS_CONFIG_FILE: path.join(home, 'no-config'),
+  };
 }
 
 const resources = (s: Statement): unknown[] =>
@@ -113,6 +141,7 @@ describe('serverless package', () => {
     expect(env.POSTGRESQL_SECRET_ID).toBe('');
     expect(env.POSTGRESQL_IAM_AUTH).toBe('');
     expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
+    expect(env.PUSHGATEWAY_URL).toBe(PUSHGATEWAY_URL);
     expect(zipBytes).toBeLessThan(1_500_000);
   });
 
@@ -315,7 +344,105 @@ describe('serverless package', () => {
       /iamAuth cannot be used with secretArn/,
     ],
     ['a malformed iamAuth', ['--param', 'iamAuth=maybe'], {}, /iamAuth must be true or false/],
+    [
+      'no PUSHGATEWAY_URL',
+      [],
+      { PUSHGATEWAY_URL: '' },
+      /serverless\.yml: PUSHGATEWAY_URL is required/,
+    ],
+    [
+      'a blank PUSHGATEWAY_URL',
+      [],
+      { PUSHGATEWAY_URL: '   ' },
+      /serverless\.yml: PUSHGATEWAY_URL is required/,
+    ],
+    [
+      'a PUSHGATEWAY_URL without a scheme',
+      [],
+      { PUSHGATEWAY_URL: 'localhost:9091' },
+      /serverless\.yml: PUSHGATEWAY_URL must be an http:\/\/ or https:\/\/ URL, got the scheme "localhost:"/,
+    ],
+    [
+      'a PUSHGATEWAY_URL of another scheme',
+      [],
+      { PUSHGATEWAY_URL: 'ftp://pushgateway:9091' },
+      /serverless\.yml: PUSHGATEWAY_URL must be an http:\/\/ or https:\/\/ URL, got the scheme "ftp:"/,
+    ],
+    [
+      'a PUSHGATEWAY_URL that is no URL',
+      [],
+      { PUSHGATEWAY_URL: 'pushgateway 9091' },
+      /serverless\.yml: PUSHGATEWAY_URL is not a URL/,
+    ],
+    [
+      'a PUSHGATEWAY_URL with a query string',
+      [],
+      { PUSHGATEWAY_URL: 'http://pushgateway:9091/?job=x' },
+      /serverless\.yml: PUSHGATEWAY_URL must not have a query string or fragment/,
+    ],
   ] as const)('refuses %s with a clear message', async (_case, args, env, message) => {
     expect(await refused([...args], env)).toMatch(message);
+  });
+
+  it('never repeats a refused PUSHGATEWAY_URL, which may hold a password', async () => {
+    const output = await refused([], { PUSHGATEWAY_URL: 'user:s3cret-pw@pushgateway:9091' });
+    expect(output).toMatch(
+      /serverless\.yml: PUSHGATEWAY_URL must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expect(output).not.toContain('s3cret-pw');
+  });
+
+  it.each([
+    ['deploy', ['deploy']],
+    ['deploy function', ['deploy', 'function', '-f', 'collect']],
+  ])('serverless %s refuses no PUSHGATEWAY_URL before reaching AWS', async (_name, command) => {
+    const output = await refused([], { ...noAwsEnv(), PUSHGATEWAY_URL: '' }, command);
+    expect(output).toMatch(/serverless\.yml: PUSHGATEWAY_URL is required/);
+    expect(output).not.toMatch(/credentials|profile/i);
+  });
+
+  it('leaves invoke local to the function: without PUSHGATEWAY_URL its ConfigError names it', async () => {
+    const result = await runCommand(
+      'node_modules/.bin/serverless',
+      ['invoke', 'local', '-f', 'collect'],
+      cleanEnv(runEnv({ PUSHGATEWAY_URL: undefined })),
+    );
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('PUSHGATEWAY_URL: is required');
+    expect(result.stdout + result.stderr).toContain('ConfigError');
+    expect(result.stdout + result.stderr).not.toContain('serverless.yml: PUSHGATEWAY_URL');
+  });
+});
+
+describe('the temp directory', () => {
+  /** Runs serverless with TMPDIR set to a fresh folder and returns what is left in it. */
+  async function leftIn(args: string[], env: Record<string, string>) {
+    const tmp = tempDir('sls-tmpdir-');
+    const result = await runCommand(
+      'node_modules/.bin/serverless',
+      args,
+      cleanEnv({ ...env, TMPDIR: tmp }),
+    );
+    return { result, left: fs.readdirSync(tmp) };
+  }
+
+  it('serverless package leaves nothing in it (no zip staging folder, no tsx cache)', async () => {
+    const out = tempDir('sls-package-');
+    const { result, left } = await leftIn(['package', '--package', out], { PUSHGATEWAY_URL });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(fs.existsSync(path.join(out, 'postgresql-pushgateway-exporter.zip'))).toBe(true);
+    expect(left).toEqual([]);
+  });
+
+  it('a refused serverless package leaves nothing in it', async () => {
+    const { result, left } = await leftIn(['package'], { PUSHGATEWAY_URL: '' });
+    expect(result.code).not.toBe(0);
+    expect(left).toEqual([]);
+  });
+
+  it('serverless invoke local leaves nothing in it', async () => {
+    const { result, left } = await leftIn(['invoke', 'local', '-f', 'collect'], runEnv());
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(left).toEqual([]);
   });
 });

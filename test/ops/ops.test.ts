@@ -1,12 +1,17 @@
 /**
  * The operations files: Prometheus config and alert rules (checked and unit-tested by promtool),
- * the Grafana dashboard and provisioning, and docker-compose.yml. No server is started.
+ * the Grafana dashboard and provisioning, docker-compose.yml, and the LICENSE. No server is
+ * started.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { COLLECTOR_NAMES, COLLECTOR_TABLE, selectCollectors } from '../../src/collectors/index.js';
+import { loadConfig } from '../../src/config.js';
+import { parseCustomQueries } from '../../src/custom_queries.js';
 
 const ROOT = process.cwd();
 const PROMETHEUS_CONFIG = 'ops/prometheus/prometheus.yml';
@@ -312,10 +317,66 @@ function dependencies(service: Record<string, unknown>): [string, unknown][] {
   ]);
 }
 
+/** A compose value with its ${VAR:-default} (and ${VAR-default}) as their defaults; ${VAR} empty. */
+function withDefaults(value: string): string {
+  return value.replace(
+    /\$\{[A-Za-z_][A-Za-z0-9_]*(?::?([-?])([^}]*))?\}/g,
+    (_match, op: string | undefined, fallback: string | undefined) =>
+      op === '-' ? (fallback ?? '') : '',
+  );
+}
+
+/**
+ * The metric families of the collectors (src/collectors/general, business): by collector
+ * name, and `run` for the run's own (modules with no collector, like postgresql_up, and
+ * src/collectors/self.ts).
+ */
+async function familiesByCollector() {
+  const collectors = new Map<string, string[]>();
+  const run: string[] = [];
+  const modules = [
+    ...['general', 'business'].flatMap((dir) =>
+      fs
+        .readdirSync(path.join(ROOT, 'src/collectors', dir))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => `src/collectors/${dir}/${f}`),
+    ),
+    'src/collectors/self.ts',
+  ];
+  for (const file of modules) {
+    const module = (await import(`../../${file}`)) as Record<string, unknown>;
+    const families: string[] = [];
+    const names: string[] = [];
+    for (const value of Object.values(module)) {
+      if (!isRecord(value)) continue;
+      const v = value as {
+        name?: unknown;
+        help?: unknown;
+        labelNames?: unknown;
+        collect?: unknown;
+      };
+      if (typeof v.name !== 'string') continue;
+      if (typeof v.help === 'string' && Array.isArray(v.labelNames)) families.push(v.name);
+      if (typeof v.collect === 'function') names.push(v.name);
+    }
+    if (names.length === 0) run.push(...families);
+    for (const name of names) collectors.set(name, [...(collectors.get(name) ?? []), ...families]);
+  }
+  for (const { collector } of COLLECTOR_TABLE) {
+    expect(collectors.get(collector.name), collector.name).toBeDefined();
+  }
+  return { collectors, run };
+}
+
 describe('docker-compose.yml', () => {
   const services = record(record(readYaml('docker-compose.yml'), 'compose').services, 'services');
   const service = (name: string) => record(services[name], `service ${name}`);
   const names = Object.keys(services);
+  /** The collector's environment as compose passes it when nothing overrides the defaults. */
+  const collectorEnv = (): Record<string, string> =>
+    Object.fromEntries(
+      environment(service('collector')).map(([name, value]) => [name, withDefaults(value)]),
+    );
 
   it('has the whole stack', () => {
     expect(names).toEqual(
@@ -340,13 +401,32 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('pins every image to a tag', () => {
+  it('pins every image to a tag of at least a minor version', () => {
     for (const name of names) {
       const image = str(service(name).image, `${name} image`);
       const tag = /:([^:/@]+)$/.exec(image.split('@')[0] ?? '')?.[1];
       expect(tag, `${name}: ${image}`).toBeDefined();
       expect(tag, `${name}: ${image}`).not.toBe('latest');
+      // 17.6, v1.11.1, 22.20-bookworm; not 17, v3 or 22-bookworm.
+      expect(tag, `${name}: ${image}`).toMatch(/^v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$/);
     }
+  });
+
+  it('publishes every port on 127.0.0.1 only', () => {
+    let published = 0;
+    for (const name of names) {
+      expect(service(name).network_mode, name).not.toBe('host');
+      const ports = service(name).ports;
+      for (const port of Array.isArray(ports) ? (ports as unknown[]) : []) {
+        published += 1;
+        if (typeof port === 'string' || typeof port === 'number') {
+          expect(String(port), name).toMatch(/^127\.0\.0\.1:\d+:\d+(\/(tcp|udp))?$/);
+        } else {
+          expect(record(port, `${name} port`).host_ip, name).toBe('127.0.0.1');
+        }
+      }
+    }
+    expect(published).toBeGreaterThanOrEqual(4);
   });
 
   it('mounts only files of the repository that exist', () => {
@@ -384,6 +464,106 @@ describe('docker-compose.yml', () => {
     });
   });
 
+  it('creates example user tables in PostgreSQL on the first start', () => {
+    const initdb = volumes(service('postgres')).find(
+      (v) => v.target === '/docker-entrypoint-initdb.d',
+    );
+    expect(initdb?.source).toBe('./ops/postgres/initdb');
+    const scripts = fs
+      .readdirSync(path.join(ROOT, initdb!.source))
+      .filter((f) => f.endsWith('.sql'));
+    expect(scripts).not.toEqual([]);
+    const sql = scripts.map((f) => read(path.join(initdb!.source, f))).join('\n');
+    expect(sql).toMatch(/\bCREATE TABLE\b/i);
+  });
+
+  it('every dashboard query selects a family the collector, as composed, pushes', async () => {
+    const env = collectorEnv();
+    const config = loadConfig(env);
+    const enabled = new Set(
+      selectCollectors(config.collectors.enable, config.collectors.disable).map((c) => c.name),
+    );
+    const byCollector = await familiesByCollector();
+    const pushed = new Set([
+      ...byCollector.run,
+      ...[...enabled].flatMap((name) => byCollector.collectors.get(name) ?? []),
+      // The Pushgateway's own, per group.
+      'push_time_seconds',
+      'push_failure_time_seconds',
+    ]);
+    const file = config.collectors.customQueriesFile;
+    for (const query of file === undefined ? [] : parseCustomQueries(file, read(file))) {
+      for (const metric of query.metrics) pushed.add(metric.name);
+    }
+    const all = targets(list(dashboard().panels, 'panels'));
+    const missing = all.flatMap((target) =>
+      [...target.expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)]
+        .map(([, family]) => family!)
+        .filter((family) => !pushed.has(family))
+        .map((family) => `${target.panel}: ${family}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('enables the business example and the example custom queries', () => {
+    const env = collectorEnv();
+    const enable = (env.COLLECTORS_ENABLE ?? '').split(',').map((n) => n.trim());
+    expect(enable).toContain('business_user_tables');
+    for (const name of enable) expect(COLLECTOR_NAMES).toContain(name);
+    expect(env.CUSTOM_QUERIES_FILE).toBe('queries/example.yml');
+    expect(fs.existsSync(path.join(ROOT, env.CUSTOM_QUERIES_FILE!))).toBe(true);
+  });
+
+  it('the collector installs dependencies only when node_modules does not match the lock', () => {
+    const command = list(service('collector').command, 'collector command').map((c) =>
+      str(c, 'collector command'),
+    );
+    // compose reads `$` itself: the script's own must be written `$$`.
+    for (const part of command) expect(part.replace(/\$\$/g, ''), part).not.toContain('$');
+    const [program, ...args] = command.map((c) => c.replace(/\$\$/g, '$'));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-collector-'));
+    try {
+      const bin = path.join(dir, 'bin');
+      const app = path.join(dir, 'app');
+      fs.mkdirSync(bin);
+      fs.mkdirSync(path.join(app, 'node_modules'), { recursive: true });
+      const log = path.join(dir, 'calls.log');
+      for (const tool of ['npm', 'npx']) {
+        fs.writeFileSync(
+          path.join(bin, tool),
+          `#!/bin/sh\necho "${tool} $*" >> "${log}"\n[ "${tool}" != npm ] || [ -z "$FAIL_NPM" ] || exit 1\n`,
+          { mode: 0o755 },
+        );
+      }
+      const start = (extra: Record<string, string> = {}) => {
+        fs.rmSync(log, { force: true });
+        const result = spawnSync(program!, args, {
+          cwd: app,
+          env: {
+            ...process.env,
+            PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`,
+            ...extra,
+          },
+          encoding: 'utf8',
+        });
+        const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+        return { status: result.status, calls };
+      };
+      const install = 'npm ci --no-audit --no-fund';
+      const offline = 'npx serverless offline start';
+      fs.writeFileSync(path.join(app, 'package-lock.json'), '{"lockfileVersion":3}\n');
+      // A failed install starts nothing and is retried on the next start.
+      expect(start({ FAIL_NPM: '1' })).toEqual({ status: 1, calls: [install] });
+      expect(start()).toEqual({ status: 0, calls: [install, offline] });
+      expect(start()).toEqual({ status: 0, calls: [offline] });
+      fs.writeFileSync(path.join(app, 'package-lock.json'), '{"lockfileVersion":3,"x":1}\n');
+      expect(start()).toEqual({ status: 0, calls: [install, offline] });
+      expect(start()).toEqual({ status: 0, calls: [offline] });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('takes every password from the environment, never a literal', () => {
     const secrets = names.flatMap((name) =>
       environment(service(name))
@@ -394,5 +574,22 @@ describe('docker-compose.yml', () => {
     for (const { where, value } of secrets) {
       expect(value, where).toMatch(/^\$\{[A-Za-z_][A-Za-z0-9_]*(:?[-?][^}]*)?\}$/);
     }
+  });
+});
+
+describe('LICENSE', () => {
+  /** How each license's text begins: the SPDX id package.json gives, to the file. */
+  const FIRST_LINE: Record<string, string> = { MIT: 'MIT License' };
+
+  it('exists and is the license package.json names', () => {
+    const { license, name } = JSON.parse(read('package.json')) as {
+      license: unknown;
+      name: string;
+    };
+    expect(license).toBe('MIT');
+    const text = read('LICENSE');
+    expect(text.split('\n')[0]).toBe(FIRST_LINE[license as string]);
+    expect(text).toContain('Permission is hereby granted, free of charge, to any person obtaining');
+    expect(text).toMatch(new RegExp(`^Copyright \\(c\\) \\d{4} The ${name} authors$`, 'm'));
   });
 });

@@ -1,0 +1,118 @@
+// A local Serverless Framework plugin (serverless.yml `plugins:`) for what
+// deploy/resolve.cjs cannot do from variable resolution, which runs for every
+// command alike (invoke local, offline, print, remove):
+//
+// - checks that only packaging and deploying need: PUSHGATEWAY_URL, which a
+//   local run may take from elsewhere, but a deployed function must have;
+// - removing serverless-esbuild's zip staging folder from the temp directory.
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const process = require('node:process');
+const { URL } = require('node:url');
+
+const PUSHGATEWAY_URL = 'PUSHGATEWAY_URL';
+
+/**
+ * PUSHGATEWAY_URL as the deployed function reads it: required, http or https,
+ * no query string or fragment (src/config.ts refuses those at every run).
+ * Returns the problem, or undefined. Never repeats the value: it may hold a
+ * user:password@.
+ */
+function pushgatewayUrlProblem(value) {
+  const raw = value === undefined || value === null ? '' : String(value).trim();
+  const example = 'e.g. PUSHGATEWAY_URL=https://pushgateway.example.com:9091';
+  if (raw === '') {
+    return `${PUSHGATEWAY_URL} is required: the function pushes there on every run (${example})`;
+  }
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `${PUSHGATEWAY_URL} is not a URL (${example})`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `${PUSHGATEWAY_URL} must be an http:// or https:// URL, got the scheme "${url.protocol}" (${example})`;
+  }
+  if (url.search !== '' || url.hash !== '') {
+    return `${PUSHGATEWAY_URL} must not have a query string or fragment`;
+  }
+  return undefined;
+}
+
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+class DeployPlugin {
+  constructor(serverless, options) {
+    this.serverless = serverless;
+    this.options = options;
+    this.cleanupRegistered = false;
+    this.hooks = {
+      // `serverless package`, and `serverless deploy`, which runs package first.
+      'before:package:initialize': () => {
+        this.checkFunctions(Object.keys(this.serverless.service.functions ?? {}));
+        this.cleanZipStagingOnExit();
+      },
+      // `serverless deploy function -f collect` updates the environment too.
+      'before:deploy:function:initialize': () => {
+        this.checkFunctions([this.options.function]);
+        this.cleanZipStagingOnExit();
+      },
+      'after:package:createDeploymentArtifacts': () => this.cleanZipStaging(),
+      'after:deploy:function:packageFunction': () => this.cleanZipStaging(),
+    };
+  }
+
+  fail(message) {
+    throw new this.serverless.classes.Error(`serverless.yml: ${message}`, 'DEPLOY_CHECK_FAILED');
+  }
+
+  /** The environment each function is deployed with: the provider's, then its own. */
+  checkFunctions(names) {
+    const { service } = this.serverless;
+    for (const name of names) {
+      const environment = {
+        ...service.provider.environment,
+        ...(service.getFunction(name).environment ?? {}),
+      };
+      const problem = pushgatewayUrlProblem(environment[PUSHGATEWAY_URL]);
+      if (problem !== undefined) this.fail(problem);
+    }
+  }
+
+  /**
+   * serverless-esbuild (1.57.2) copies the artifact's files into
+   * os.tmpdir()/<zip name>-<pid>-<ms>-<8 hex> to zip them, then removes that
+   * folder without `recursive` and ignores the failure (ENOTEMPTY): the folder,
+   * the whole bundle, stays. The zip is named after the service, or after each
+   * function when packaged individually. Only this process's folders match.
+   */
+  cleanZipStaging() {
+    const { service } = this.serverless;
+    const names = [service.service, ...Object.keys(service.functions ?? {})].map(escapeRegExp);
+    const staging = new RegExp(`^(?:${names.join('|')})-${process.pid}-\\d+-[0-9a-f]{8}$`);
+    const tmp = os.tmpdir();
+    let entries;
+    try {
+      entries = fs.readdirSync(tmp, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory() && staging.test(entry.name)) {
+        fs.rmSync(path.join(tmp, entry.name), { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** Also when packaging fails after the copy, before the after: hooks. */
+  cleanZipStagingOnExit() {
+    if (this.cleanupRegistered) return;
+    this.cleanupRegistered = true;
+    process.once('exit', () => this.cleanZipStaging());
+  }
+}
+
+module.exports = DeployPlugin;
