@@ -464,3 +464,14 @@ export function loadConfig(env: Env): Config {
     },
   };
 }
+
+/**
+ * The secret values of an environment, as given (before any check): what a
+ * log line must never show, even when the configuration is refused.
+ */
+export function environmentSecrets(env: Env): string[] {
+  const values = [env[ENV.password], env[ENV.pushgatewayPassword], env[ENV.pushgatewayBearerToken]];
+  const raw = env[ENV.pushgatewayUrl];
+  if (raw !== undefined && URL.canParse(raw.trim())) values.push(new URL(raw.trim()).password);
+  return values.filter((value): value is string => value !== undefined && value !== '');
+}

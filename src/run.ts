@@ -21,7 +21,7 @@ import { recordUp } from './collectors/general/up.js';
 import { FamilyWriter } from './collectors/metric.js';
 import { recordSelfMetrics } from './collectors/self.js';
 import { supports, type Collector, type CollectorOptions } from './collectors/types.js';
-import { ENV, loadConfig, type Config, type Env } from './config.js';
+import { ENV, environmentSecrets, loadConfig, type Config, type Env } from './config.js';
 import { loadCustomQueries, type Reserved } from './custom_queries.js';
 import {
   openSession,
@@ -218,12 +218,14 @@ function checkGroupingLabels(
 /** Reads the configuration from `env` and runs once; the handler's whole body. */
 export async function collect(env: Env, deps: RunDependencies = {}): Promise<RunSummary> {
   const log = deps.log ?? createLogger();
+  log.hide(...environmentSecrets(env));
   let runPlan: RunPlan;
   try {
     runPlan = plan(env, deps.collectors);
   } catch (error) {
-    log.error('configuration error', { error: clip(log.redact(describeError(error))) });
-    throw error;
+    const failure = scrubbed(error, log);
+    log.error('configuration error', { error: describeError(failure) });
+    throw failure;
   }
   return run(runPlan, { ...deps, log });
 }
@@ -454,16 +456,28 @@ export async function run(plan: RunPlan, deps: RunDependencies = {}): Promise<Ru
   try {
     await push(plan, key, body, deadline, deps);
   } catch (error) {
+    const failure = scrubbed(error, log);
     log.error('push failed', {
       ...summaryBase,
       durationMs: ms(started),
-      error: clip(log.redact(describeError(error))),
+      error: describeError(failure),
     });
-    throw error;
+    throw failure;
   }
   const summary: RunSummary = { ...summaryBase, durationMs: ms(started) };
   log.info('run', { ...summary });
   return summary;
+}
+
+/**
+ * The error as thrown to the caller (Lambda prints it): its message and
+ * stack redacted and cut, like every other text that leaves the process.
+ */
+function scrubbed(error: unknown, log: Logger): unknown {
+  if (!(error instanceof Error)) return new Error(clip(log.redact(String(error))));
+  error.message = clip(log.redact(error.message));
+  if (error.stack !== undefined) error.stack = clip(log.redact(error.stack), 8_000);
+  return error;
 }
 
 /**

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COLLECTOR_TABLE } from '../src/collectors/index.js';
+import { SELF_FAMILIES } from '../src/collectors/self.js';
 
 const readme = fs.readFileSync('README.md', 'utf8');
 
@@ -51,11 +52,27 @@ describe('README', () => {
     expect(families.filter((name) => !documented(name))).toEqual([]);
   });
 
+  it("documents every one of the exporter's own families", () => {
+    for (const family of SELF_FAMILIES) expect(readme, family.name).toContain(`\`${family.name}\``);
+  });
+
   it('lists every collector with its real default in the switch table', () => {
     for (const { collector, enabled } of COLLECTOR_TABLE) {
       const row = new RegExp(`^\\| \`${collector.name}\` +\\| (on|off) `, 'm').exec(readme);
       expect(row?.[1], collector.name).toBe(enabled ? 'on' : 'off');
     }
+  });
+
+  it('keeps the configuration section readable in a 100-column terminal', () => {
+    const start = readme.indexOf('## Configuration\n');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    expect(section.length).toBeGreaterThan(1_000);
+    const wide = section.split('\n').filter((line) => Array.from(line).length > 100);
+    expect(wide).toEqual([]);
+  });
+
+  it("speaks to users, not of the project's tracker", () => {
+    expect(readme).not.toMatch(/\bissues? \d+|#\d+\b/i);
   });
 
   it('documents every environment variable the configuration reads', async () => {

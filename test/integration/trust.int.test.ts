@@ -259,6 +259,36 @@ describe('a role without pg_monitor', () => {
   });
 });
 
+describe('no secret leaves in a pushed value', () => {
+  it('statements: CREATE/ALTER ROLE … PASSWORD, the exporter’s own role’s too, are pushed masked', async () => {
+    const role = `leak_${suffix}`;
+    const password = `pw-${randomBytes(9).toString('base64url')}`;
+    await admin(async (c) => {
+      await c.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+      await c.query(`ALTER ROLE ${role} PASSWORD '${password}'`);
+      // Run often, so it is among the top statements however busy the server was.
+      for (let i = 0; i < 50; i += 1) await c.query(`ALTER ROLE ${role} PASSWORD '${password}'`);
+    });
+    try {
+      const env = runEnv({ COLLECTORS_ENABLE: 'statements', STATEMENTS_LIMIT: '100' });
+      const summary = await collect(env, { log });
+      expect(summary.collectors.find((c) => c.name === 'statements')?.ok).toBe(true);
+      const text = await pushgatewayMetrics();
+      const metrics = parseExposition(text);
+      const queries = select(metrics, 'postgresql_statement_calls_total')
+        .filter((s) => s.labels.job === env.PUSHGATEWAY_JOB)
+        .map((s) => s.labels.query ?? '');
+      // The statement is there, its password is not.
+      expect(queries).toContain(`ALTER ROLE ${role} PASSWORD '?'`);
+      expect(text).not.toContain(password);
+      // The harness created the exporter's own role with a password, and it is in the view too.
+      expect(text).not.toContain(servers().postgres.monitorPassword);
+    } finally {
+      await admin((c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+    }
+  });
+});
+
 describe('a database dropped during a run costs only its own series', () => {
   it('sizing each database alone skips one that was dropped', async () => {
     const name = `gone_${suffix}`;
