@@ -217,3 +217,39 @@ export async function runToEnd(servers: BenchServers, main: () => Promise<number
   }
   return servers.shutdown(code);
 }
+
+/** The heading of bench/series-cap.mts's section of RESULTS.md, which bench.mts keeps. */
+export const SERIES_CAP_SECTION = '## Series cap (COLLECTOR_MAX_SERIES)';
+
+/** The section's text in `file` replaced by `section` (appended when there is none); the rest kept. */
+export function replaceSection(file: string, title: string, section: string): void {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.trimEnd() === title);
+  let out: string;
+  if (start === -1) {
+    const body = text.replace(/\n*$/, '');
+    out = body === '' ? `${section}\n` : `${body}\n\n${section}\n`;
+  } else {
+    let end = lines.findIndex((l, i) => i > start && /^#{1,2} /.test(l));
+    if (end === -1) end = lines.length;
+    const before = lines.slice(0, start).join('\n').replace(/\n*$/, '');
+    const after = lines.slice(end).join('\n').replace(/^\n*/, '');
+    out = [before, section, after]
+      .filter((part) => part !== '')
+      .join('\n\n')
+      .concat('\n');
+  }
+  fs.writeFileSync(file, out);
+}
+
+/** The text of the section titled `title` in `file` (up to the next heading of level 1 or 2), if any. */
+export function readSection(file: string, title: string): string | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  const start = lines.findIndex((l) => l.trimEnd() === title);
+  if (start === -1) return undefined;
+  let end = lines.findIndex((l, i) => i > start && /^#{1,2} /.test(l));
+  if (end === -1) end = lines.length;
+  return lines.slice(start, end).join('\n').replace(/\n*$/, '');
+}

@@ -2,15 +2,16 @@
  * npm run bench:series-cap [-- --quick]
  *
  * Peak RSS at the per-collector series cap (COLLECTOR_MAX_SERIES, default
- * 50,000) under the heap flags Lambda uses at 128 MB. Starts a real
+ * 20,000) under the heap flags Lambda uses at 128 MB. Starts a real
  * PostgreSQL 15 and a Pushgateway on loopback (bench/lib.mts), bundles the
  * handler as serverless.yml does, and for each case writes a custom-queries
  * file with one query of N rows (`SELECT g::text AS id, g::float8 AS n FROM
  * generate_series(1, N) g`, labels [id]) and runs ONE cold invocation of the
  * bundle in a fresh `node --max-semi-space-size=6 --max-old-space-size=116`:
- *   - baseline (no custom query), 10,000, 49,000 (just under the cap),
+ *   - baseline (no custom query), 10,000, 19,000 (just under the cap), 49,000
+ *     with a cap of 50,000,
  *     300,000 and 1,000,000 rows (far past it), and 1,000,000 rows of 5 metric
- *     columns (row limit 10,000), all with the default cap;
+ *     columns (row limit 4,000), all with the default cap;
  *   - the peer: the same 1,000,000 rows with COLLECTOR_MAX_SERIES=2,000,000,
  *     i.e. what a run did before the cap (expected: V8 out of memory).
  * --quick: baseline, 10,000 and 1,000,000 rows and the peer.
@@ -38,6 +39,8 @@ import { DEFAULTS, ENV } from '../src/config.js';
 import {
   bundleHandler,
   parseArgv,
+  replaceSection,
+  SERIES_CAP_SECTION,
   runToEnd,
   startBenchServers,
   type BenchServers,
@@ -45,7 +48,7 @@ import {
 import { postgresBinDir } from '../test/harness/postgres.js';
 
 const PG_MAJOR = 15;
-const CAP = DEFAULTS.collectorMaxSeries;
+const CAP: number = DEFAULTS.collectorMaxSeries;
 /** The peer's cap: above every row count here, so nothing is refused (the behaviour before the cap). */
 const NO_CAP = 2_000_000;
 /** The V8 flags of a 128 MB Lambda, as in bench/bench.mts (new space a tenth, semi-space half of it). */
@@ -59,7 +62,7 @@ const COLLECTOR = `custom_${QUERY_NAME}`;
 const RSS_POLL_MS = 10;
 const MAX_STDOUT_CHARS = 4 * 1024 * 1024;
 const MAX_STDERR_CHARS = 64 * 1024;
-const SECTION_TITLE = '## Series cap (COLLECTOR_MAX_SERIES)';
+const SECTION_TITLE = SERIES_CAP_SECTION;
 
 interface Case {
   readonly label: string;
@@ -76,14 +79,15 @@ interface Options {
   readonly cases: readonly Case[];
 }
 
-function capped(rows: number, metricColumns = 1): Case {
-  const limit = Math.floor(CAP / metricColumns);
+function capped(rows: number, metricColumns = 1, cap: number = CAP): Case {
+  const limit = Math.floor(cap / metricColumns);
   const wide = metricColumns > 1 ? `, ${metricColumns} metric columns` : '';
+  const other = cap === CAP ? '' : `, ${ENV.collectorMaxSeries}=${cap.toLocaleString('en-US')}`;
   return {
-    label: `${rows.toLocaleString('en-US')} rows${wide}`,
+    label: `${rows.toLocaleString('en-US')} rows${wide}${other}`,
     rows,
     metricColumns,
-    maxSeries: CAP,
+    maxSeries: cap,
     expect: rows > limit ? 'overLimit' : 'ok',
   };
 }
@@ -113,7 +117,9 @@ function parseArgs(argv: readonly string[]): Options {
     : [
         BASELINE,
         capped(10_000),
-        capped(49_000),
+        // Just under the default cap, and just under the cap of earlier versions (50,000).
+        capped(CAP - 1_000),
+        capped(49_000, 1, 50_000),
         capped(300_000),
         capped(1_000_000),
         capped(1_000_000, 5),
@@ -384,28 +390,6 @@ function table(results: readonly Result[]): string {
   return [fmt(header), sep, ...lines.map(fmt)].join('\n');
 }
 
-/** The section's text in `file` replaced by `section` (appended when there is none); the rest kept. */
-function replaceSection(file: string, section: string): void {
-  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-  const lines = text.split('\n');
-  const start = lines.findIndex((l) => l.trimEnd() === SECTION_TITLE);
-  let out: string;
-  if (start === -1) {
-    const body = text.replace(/\n*$/, '');
-    out = body === '' ? `${section}\n` : `${body}\n\n${section}\n`;
-  } else {
-    let end = lines.findIndex((l, i) => i > start && /^#{1,2} /.test(l));
-    if (end === -1) end = lines.length;
-    const before = lines.slice(0, start).join('\n').replace(/\n*$/, '');
-    const after = lines.slice(end).join('\n').replace(/^\n*/, '');
-    out = [before, section, after]
-      .filter((part) => part !== '')
-      .join('\n\n')
-      .concat('\n');
-  }
-  fs.writeFileSync(file, out);
-}
-
 async function main(servers: BenchServers, options: Options, started: number): Promise<number> {
   const bundle = path.join(servers.tempDir('series-cap-bundle-'), 'collect.js');
   await bundleHandler(bundle);
@@ -450,6 +434,8 @@ async function main(servers: BenchServers, options: Options, started: number): P
   for (const [i, c] of options.cases.entries()) {
     if (servers.interrupted()) return 130;
     const r = await coldRun(bundle, envOf(c, i), c);
+    // Killed by shutdown(), which is under way: nothing to report.
+    if (servers.interrupted()) return 130;
     results.push(r);
     const custom = customOf(r);
     console.log(
@@ -497,7 +483,8 @@ async function main(servers: BenchServers, options: Options, started: number): P
 
   const elapsedS = (performance.now() - started) / 1000;
   const command = `npm run bench:series-cap${options.quick ? ' -- --quick' : ''}`;
-  const date = execFileSync('date', ['-u'], { encoding: 'utf8' }).trim();
+  // One space: prettier collapses date's padding of a one-digit day in markdown.
+  const date = execFileSync('date', ['-u'], { encoding: 'utf8' }).trim().replace(/\s+/g, ' ');
   const section = [
     SECTION_TITLE,
     '',
@@ -529,7 +516,7 @@ async function main(servers: BenchServers, options: Options, started: number): P
   console.log(`\n${section.replace(/^ {4}/gm, '')}\n`);
 
   const resultsFile = path.join('bench', options.quick ? 'RESULTS.quick.md' : 'RESULTS.md');
-  replaceSection(resultsFile, section);
+  replaceSection(resultsFile, SECTION_TITLE, section);
   console.log(
     `wrote the section "${SECTION_TITLE}" of ${resultsFile} (${elapsedS.toFixed(0)} s in all)`,
   );

@@ -51,7 +51,7 @@ export const DEFAULTS = {
   pushgatewayLabels: 'app=prometheus-postgresql-exporter',
   pushgatewayTimeoutMs: 10_000,
   statementsLimit: 10,
-  collectorMaxSeries: 50_000,
+  collectorMaxSeries: 20_000,
 } as const;
 
 /** The most statements the statements collector may report: it bounds the series count. */

@@ -10,19 +10,12 @@
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { budget, DEFAULT_BUDGET_MS, within } from './budget.js';
-import {
-  COLLECTOR_TABLE,
-  familyOwners,
-  RUN_FAMILIES,
-  RUN_OWNER,
-  selectCollectors,
-} from './collectors/index.js';
 import { recordUp } from './collectors/general/up.js';
 import { FamilyWriter } from './collectors/metric.js';
 import { recordSelfMetrics } from './collectors/self.js';
 import { supports, type Collector, type CollectorOptions } from './collectors/types.js';
-import { ENV, environmentSecrets, loadConfig, type Config, type Env } from './config.js';
-import { loadCustomQueries, type Reserved } from './custom_queries.js';
+import { ENV, environmentSecrets, type Env } from './config.js';
+import { plan, type RunPlan } from './plan.js';
 import {
   openSession,
   PRIVILEGES,
@@ -30,14 +23,7 @@ import {
   type Privilege,
   type SessionOptions,
 } from './db.js';
-import {
-  ConfigError,
-  CustomQueriesError,
-  SecretError,
-  SeriesLimitError,
-  describeError,
-  errorCode,
-} from './errors.js';
+import { ConfigError, SecretError, SeriesLimitError, describeError, errorCode } from './errors.js';
 import { iamPassword } from './iam.js';
 import { clip, createLogger, type Logger } from './logger.js';
 import { credentialForms, deliver, displayUrl, type Delivery } from './pushgateway.js';
@@ -45,12 +31,13 @@ import { secretsManagerSource, type SecretSource } from './secrets.js';
 import {
   groupingKey,
   resolveTarget,
-  targetOf,
   type DatabaseSecret,
   type GroupingKey,
   type PostgresTarget,
   type Target,
 } from './target.js';
+
+export { plan, type RunPlan } from './plan.js';
 
 /** Closes the connection kept between runs (scripts, tests): from here, so it is the one collect() used. */
 export { closeKeptConnection } from './db.js';
@@ -82,13 +69,6 @@ export interface RunSummary {
   /** Predefined roles whose privileges the role lacks and an enabled collector needs. */
   readonly missingPrivileges: readonly Privilege[];
   readonly durationMs: number;
-}
-
-/** What a run is made of before any I/O: checked configuration, collectors, target. */
-export interface RunPlan {
-  readonly config: Config;
-  readonly target: Target;
-  readonly collectors: readonly Collector[];
 }
 
 export interface RunDependencies {
@@ -139,81 +119,6 @@ function tlsHint(error: unknown, target: PostgresTarget): string {
 
 /** Secrets shorter than this are not searched for in the pushed text: too likely a real label value. */
 const MIN_PUSH_REDACT_CHARS = 8;
-
-/**
- * Checks everything that needs no I/O and builds the run's value: the
- * configuration, the collectors (built-in by the switches, then one per
- * custom query, no two pushing one family, no custom name taking a built-in
- * or grouping one), and the target. Throws a ConfigError naming the variable.
- */
-export function plan(env: Env, collectors?: readonly Collector[]): RunPlan {
-  const config = loadConfig(env);
-  const builtIn = selectCollectors(config.collectors.enable, config.collectors.disable);
-  const chosen = collectors ?? [...builtIn, ...customCollectors(config)];
-  let owners: Map<string, string>;
-  try {
-    owners = familyOwners(chosen);
-  } catch (error) {
-    throw new ConfigError(ENV.customQueriesFile, describeError(error));
-  }
-  checkGroupingLabels(config, chosen, owners);
-  return { config, target: targetOf(config), collectors: chosen };
-}
-
-/** Grouping label name → the variable that sets it. */
-function groupingLabelOwners(config: Config): Map<string, string> {
-  const owners = new Map<string, string>([
-    ['job', ENV.pushgatewayJob],
-    ['instance', ENV.pushgatewayInstance],
-  ]);
-  for (const name of Object.keys(config.pushgateway.labels)) {
-    owners.set(name, ENV.pushgatewayLabels);
-  }
-  return owners;
-}
-
-/**
- * One collector per query of the custom-queries file, checked against every
- * built-in name, enabled or not (switching one on later must not collide).
- */
-function customCollectors(config: Config): Collector[] {
-  const file = config.collectors.customQueriesFile;
-  if (file === undefined) return [];
-  const reserved: Reserved = {
-    families: familyOwners(COLLECTOR_TABLE.map((entry) => entry.collector)),
-    labels: groupingLabelOwners(config),
-  };
-  try {
-    return loadCustomQueries(file, reserved);
-  } catch (error) {
-    if (error instanceof CustomQueriesError) {
-      throw new ConfigError(ENV.customQueriesFile, error.message, { cause: error });
-    }
-    throw error;
-  }
-}
-
-/**
- * No grouping label may be a label of a pushed family: the Pushgateway
- * refuses such a push (400), or the grouping value overwrites the family's.
- */
-function checkGroupingLabels(
-  config: Config,
-  collectors: readonly Collector[],
-  owners: ReadonlyMap<string, string>,
-): void {
-  const families = [...RUN_FAMILIES, ...collectors.flatMap((c) => c.families)];
-  for (const name of Object.keys(config.pushgateway.labels)) {
-    const family = families.find((f) => f.labelNames.includes(name));
-    if (family !== undefined) {
-      throw new ConfigError(
-        ENV.pushgatewayLabels,
-        `label "${name}" is also a label of ${family.name} (pushed by ` +
-          `${owners.get(family.name) ?? RUN_OWNER}); choose another name`,
-      );
-    }
-  }
-}
 
 /** Reads the configuration from `env` and runs once; the handler's whole body. */
 export async function collect(env: Env, deps: RunDependencies = {}): Promise<RunSummary> {

@@ -346,7 +346,7 @@ describe('collector settings', () => {
       disable: [],
       statementsLimit: 10,
       customQueriesFile: undefined,
-      maxSeries: 50_000,
+      maxSeries: 20_000,
     });
   });
 

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../config.js';
 import type { Privilege, Queryable } from '../db.js';
 import type { MetricDefinition, MetricWriter } from './metric.js';
 
@@ -21,9 +22,10 @@ export interface CollectorOptions {
   readonly maxSeries: number;
 }
 
+/** The options of a run with no settings: from the configuration's defaults. */
 export const DEFAULT_COLLECTOR_OPTIONS: CollectorOptions = {
-  statementsLimit: 10,
-  maxSeries: 50_000,
+  statementsLimit: DEFAULTS.statementsLimit,
+  maxSeries: DEFAULTS.collectorMaxSeries,
 };
 
 /**

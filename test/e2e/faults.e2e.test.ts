@@ -15,6 +15,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COLLECTORS } from '../../src/collectors/index.js';
 import type { Collector } from '../../src/collectors/types.js';
+import { SAFETY_MARGIN_MS } from '../../src/budget.js';
 import { ConfigError, PushError } from '../../src/errors.js';
 import { collect, type RunDependencies, type RunSummary } from '../../src/run.js';
 import { secretsManagerSource } from '../../src/secrets.js';
@@ -115,11 +116,11 @@ describe('PostgreSQL faults', () => {
       ...extra,
     });
 
-  it('connection refused: up 0 within a second', async () => {
+  it('connection refused: up 0 at once', async () => {
     const env = runEnv({ POSTGRESQL_PORT: String(await freePort()) });
     const outcome = await run(env);
     await expectDown(outcome, env.PUSHGATEWAY_JOB!, /ECONNREFUSED/);
-    expect(outcome.ms).toBeLessThan(1_000);
+    expect(outcome.ms).toBeLessThan(2_000);
   });
 
   it('accepting TCP but never answering (SIGSTOP): up 0 after the connect timeout', async () => {
@@ -142,7 +143,7 @@ describe('PostgreSQL faults', () => {
     try {
       const outcome = await run(env, { deadline: inSeconds(3) });
       await expectDown(outcome, env.PUSHGATEWAY_JOB!, /timeout/i);
-      expect(outcome.ms).toBeLessThan(3_000);
+      expect(outcome.ms).toBeLessThan(3_000 + SAFETY_MARGIN_MS);
     } finally {
       own.resume();
     }
@@ -373,7 +374,7 @@ queries:
     expect(outcome.error).toBeUndefined();
     const failed = outcome.summary?.collectors.find((c) => c.name === 'custom_million');
     expect(failed).toMatchObject({ ok: false, overLimit: true });
-    expect(failed?.error).toMatch(/more than 50000 rows .*COLLECTOR_MAX_SERIES/);
+    expect(failed?.error).toMatch(/more than 20000 rows .*COLLECTOR_MAX_SERIES/);
     // The rows past the limit were never read: no 1M-row result in memory.
     expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
     expect(outcome.ms).toBeLessThan(10_000);
@@ -417,7 +418,7 @@ describe('Pushgateway faults', () => {
     expect((outcome.error as Error).message).toMatch(
       new RegExp(`^push to Pushgateway ${url}/ failed: .*ECONNREFUSED.*\\(after \\d+ attempts\\)$`),
     );
-    expect(outcome.ms).toBeLessThan(3_000);
+    expect(outcome.ms).toBeLessThan(3_000 + SAFETY_MARGIN_MS);
     expect(outcome.ms).toBeGreaterThan(1_000); // it did keep trying
     expect(JSON.parse(outcome.lines.join(''))).toMatchObject({
       level: 'error',
@@ -503,7 +504,7 @@ describe('Pushgateway faults', () => {
     const outcome = await run(runEnv({ PUSHGATEWAY_URL: proxy.url }), { deadline: inSeconds(3) });
     expect(outcome.error).toBeInstanceOf(PushError);
     expect((outcome.error as Error).message).toMatch(/no answer within \d+ ms/);
-    expect(outcome.ms).toBeLessThan(3_000);
+    expect(outcome.ms).toBeLessThan(3_000 + SAFETY_MARGIN_MS);
   });
 });
 
@@ -629,7 +630,7 @@ describe('bad configuration', () => {
     const outcome = await run(env);
     expect(outcome.error).toBeInstanceOf(ConfigError);
     expect((outcome.error as ConfigError).variable).toBe('POSTGRESQL_PORT');
-    expect(outcome.ms).toBeLessThan(200);
+    expect(outcome.ms).toBeLessThan(500);
     expect((await pushed(env.PUSHGATEWAY_JOB!)).samples).toHaveLength(0);
   });
 });

@@ -20,13 +20,18 @@ import { version } from '../../src/collectors/general/version.js';
 import { WAL_COUNTERS, wal } from '../../src/collectors/general/wal.js';
 import { wraparound } from '../../src/collectors/general/wraparound.js';
 import { COLLECTOR_TABLE } from '../../src/collectors/index.js';
-import { supports, type Collector, type CollectorOptions } from '../../src/collectors/types.js';
+import {
+  DEFAULT_COLLECTOR_OPTIONS,
+  supports,
+  type Collector,
+  type CollectorOptions,
+} from '../../src/collectors/types.js';
 import type { Database } from '../../src/db.js';
 import { parseExposition, select, type ParsedExposition } from '../harness/exposition.js';
 import { connectMonitor, servers, superuser, uniqueJob } from '../harness/context.js';
 import { eventually } from '../harness/ports.js';
 
-const OPTIONS: CollectorOptions = { statementsLimit: 5, maxSeries: 50_000 };
+const OPTIONS: CollectorOptions = { ...DEFAULT_COLLECTOR_OPTIONS, statementsLimit: 5 };
 
 let db: Database;
 let admin: pg.Client;

@@ -1,0 +1,102 @@
+/**
+ * The first step of a run: everything that needs no I/O. The configuration,
+ * the collectors (built-in by the switches, then one per custom query) and
+ * the target, checked so that no two collectors push one family, no custom
+ * name takes a built-in family or a grouping label, and no grouping label is
+ * a label of a pushed family. Every problem is a ConfigError naming the
+ * variable, before anything is read or sent.
+ */
+import {
+  COLLECTOR_TABLE,
+  familyOwners,
+  RUN_FAMILIES,
+  RUN_OWNER,
+  selectCollectors,
+} from './collectors/index.js';
+import type { Collector } from './collectors/types.js';
+import { ENV, loadConfig, type Config, type Env } from './config.js';
+import { loadCustomQueries, type Reserved } from './custom_queries.js';
+import { ConfigError, CustomQueriesError, describeError } from './errors.js';
+import { targetOf, type Target } from './target.js';
+
+/** What a run is made of before any I/O: checked configuration, collectors, target. */
+export interface RunPlan {
+  readonly config: Config;
+  readonly target: Target;
+  readonly collectors: readonly Collector[];
+}
+
+/**
+ * Checks everything that needs no I/O and builds the run's value: the
+ * configuration, the collectors (built-in by the switches, then one per
+ * custom query, no two pushing one family, no custom name taking a built-in
+ * or grouping one), and the target. Throws a ConfigError naming the variable.
+ */
+export function plan(env: Env, collectors?: readonly Collector[]): RunPlan {
+  const config = loadConfig(env);
+  const builtIn = selectCollectors(config.collectors.enable, config.collectors.disable);
+  const chosen = collectors ?? [...builtIn, ...customCollectors(config)];
+  let owners: Map<string, string>;
+  try {
+    owners = familyOwners(chosen);
+  } catch (error) {
+    throw new ConfigError(ENV.customQueriesFile, describeError(error));
+  }
+  checkGroupingLabels(config, chosen, owners);
+  return { config, target: targetOf(config), collectors: chosen };
+}
+
+/** Grouping label name → the variable that sets it. */
+function groupingLabelOwners(config: Config): Map<string, string> {
+  const owners = new Map<string, string>([
+    ['job', ENV.pushgatewayJob],
+    ['instance', ENV.pushgatewayInstance],
+  ]);
+  for (const name of Object.keys(config.pushgateway.labels)) {
+    owners.set(name, ENV.pushgatewayLabels);
+  }
+  return owners;
+}
+
+/**
+ * One collector per query of the custom-queries file, checked against every
+ * built-in name, enabled or not (switching one on later must not collide).
+ */
+function customCollectors(config: Config): Collector[] {
+  const file = config.collectors.customQueriesFile;
+  if (file === undefined) return [];
+  const reserved: Reserved = {
+    families: familyOwners(COLLECTOR_TABLE.map((entry) => entry.collector)),
+    labels: groupingLabelOwners(config),
+  };
+  try {
+    return loadCustomQueries(file, reserved);
+  } catch (error) {
+    if (error instanceof CustomQueriesError) {
+      throw new ConfigError(ENV.customQueriesFile, error.message, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * No grouping label may be a label of a pushed family: the Pushgateway
+ * refuses such a push (400), or the grouping value overwrites the family's.
+ */
+function checkGroupingLabels(
+  config: Config,
+  collectors: readonly Collector[],
+  owners: ReadonlyMap<string, string>,
+): void {
+  const families = [...RUN_FAMILIES, ...collectors.flatMap((c) => c.families)];
+  for (const name of Object.keys(config.pushgateway.labels)) {
+    const family = families.find((f) => f.labelNames.includes(name));
+    if (family !== undefined) {
+      throw new ConfigError(
+        ENV.pushgatewayLabels,
+        `label "${name}" is also a label of ${family.name} (pushed by ` +
+          `${owners.get(family.name) ?? RUN_OWNER}); choose another name`,
+      );
+    }
+  }
+}
