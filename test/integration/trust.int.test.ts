@@ -365,3 +365,63 @@ describe('a database dropped during a run costs only its own series', () => {
     expect(failures).toEqual([]);
   });
 });
+
+describe('one bad input does not lose the whole push', () => {
+  it.each([
+    [
+      'a grouping label named like a family label',
+      { PUSHGATEWAY_GROUPING_LABELS: 'mode=x' },
+      'PUSHGATEWAY_GROUPING_LABELS',
+    ],
+    [
+      'a grouping label named like an info family label',
+      { PUSHGATEWAY_GROUPING_LABELS: 'version=x' },
+      'PUSHGATEWAY_GROUPING_LABELS',
+    ],
+  ])('%s is refused before any I/O, naming the variable', async (_, extra, variable) => {
+    const env = runEnv(extra);
+    await expect(collect(env, { log })).rejects.toMatchObject({ name: 'ConfigError', variable });
+    expect((await pushed(env.PUSHGATEWAY_JOB!)).samples).toHaveLength(0);
+  });
+
+  it('a custom metric named like a self family is refused at load, naming file, query and field', async () => {
+    const file = queriesFile(`
+queries:
+  - name: impostor
+    sql: SELECT 1::float8 AS n
+    metrics:
+      - column: n
+        name: postgresql_exporter_collector_success
+        help: Not mine.
+`);
+    const env = runEnv({ CUSTOM_QUERIES_FILE: file });
+    await expect(collect(env, { log })).rejects.toThrow(
+      new RegExp(`${file}: query "impostor": field "metrics\\[0\\]\\.name"`),
+    );
+    expect((await pushed(env.PUSHGATEWAY_JOB!)).samples).toHaveLength(0);
+  });
+
+  it('a custom label named job is refused at load', async () => {
+    const file = queriesFile(`
+queries:
+  - name: jobs
+    sql: SELECT 'x' AS job, 1::float8 AS n
+    labels: [job]
+    metrics:
+      - column: n
+        name: app_jobs
+        help: Jobs.
+`);
+    await expect(collect(runEnv({ CUSTOM_QUERIES_FILE: file }), { log })).rejects.toThrow(
+      /"job" is a grouping label \(set by PUSHGATEWAY_JOB\)/,
+    );
+  });
+
+  it('a Pushgateway URL password with a % that is not an escape: pushed, no URIError', async () => {
+    const { pushgatewayUrl } = servers();
+    const env = runEnv({ PUSHGATEWAY_URL: pushgatewayUrl.replace('//', '//ops:50%zz-off@') });
+    const summary = await collect(env, { log });
+    expect(summary.up).toBe(true);
+    expect(select(await pushed(env.PUSHGATEWAY_JOB!), 'postgresql_up')[0]?.value).toBe(1);
+  });
+});
