@@ -32,10 +32,12 @@ import {
   bundleHandler,
   median,
   parseArgv,
+  LAMBDA_128_FLAGS,
   readSection,
   SERIES_CAP_SECTION,
   runToEnd,
   startBenchServers,
+  vmHwmKb,
   type BenchServers,
 } from './lib.mjs';
 import { collect, type RunSummary } from '../src/run.js';
@@ -261,22 +263,6 @@ function cpuMsOf(pid: number): number {
 
 /** The kernel's USER_HZ, 100 on Linux. */
 const CLOCK_TICKS_PER_S = 100;
-
-/**
- * V8 heap flags as the Lambda Node.js runtime's bootstrap derives them from the
- * memory size (new space a tenth, semi-space half of that, old space the
- * rest), here for 128 MB, the cheapest size.
- */
-const LAMBDA_128_FLAGS = ['--max-semi-space-size=6', '--max-old-space-size=116'];
-
-function vmHwmKb(pid: number): number {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  } catch {
-    return NaN;
-  }
-}
 
 interface Row {
   readonly tool: string;

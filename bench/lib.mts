@@ -253,3 +253,20 @@ export function readSection(file: string, title: string): string | undefined {
   if (end === -1) end = lines.length;
   return lines.slice(start, end).join('\n').replace(/\n*$/, '');
 }
+
+/**
+ * V8 heap flags as the Lambda Node.js runtime's bootstrap derives them from the
+ * memory size (new space a tenth, semi-space half of that, old space the
+ * rest), here for 128 MB, the cheapest size.
+ */
+export const LAMBDA_128_FLAGS = ['--max-semi-space-size=6', '--max-old-space-size=116'];
+
+/** Peak RSS (VmHWM) of a live process in kB, NaN once it is gone. */
+export function vmHwmKb(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}

@@ -39,10 +39,12 @@ import { DEFAULTS, ENV } from '../src/config.js';
 import {
   bundleHandler,
   parseArgv,
+  LAMBDA_128_FLAGS,
   replaceSection,
   SERIES_CAP_SECTION,
   runToEnd,
   startBenchServers,
+  vmHwmKb,
   type BenchServers,
 } from './lib.mjs';
 import { postgresBinDir } from '../test/harness/postgres.js';
@@ -51,8 +53,6 @@ const PG_MAJOR = 15;
 const CAP: number = DEFAULTS.collectorMaxSeries;
 /** The peer's cap: above every row count here, so nothing is refused (the behaviour before the cap). */
 const NO_CAP = 2_000_000;
-/** The V8 flags of a 128 MB Lambda, as in bench/bench.mts (new space a tenth, semi-space half of it). */
-const LAMBDA_128_FLAGS = ['--max-semi-space-size=6', '--max-old-space-size=116'];
 /** The handler's remaining time, as Lambda would give it: serverless.yml's default timeout, 30 s. */
 const LAMBDA_TIMEOUT_MS = 30_000;
 /** A child still running after this is killed (SIGKILL) and reported as timed out. */
@@ -205,15 +205,6 @@ function childScript(bundle: string): string {
     `m.handler(undefined,{getRemainingTimeInMillis:()=>${LAMBDA_TIMEOUT_MS},awsRequestId:"bench-series-cap"})`,
     '.then(()=>report({}),(e)=>{report({error:String((e&&e.message)||e).slice(0,300)});process.exitCode=1;});',
   ].join('');
-}
-
-function vmHwmKb(pid: number): number {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  } catch {
-    return NaN;
-  }
 }
 
 const clipLine = (text: string, max = 200) =>
