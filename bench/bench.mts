@@ -472,13 +472,14 @@ async function main(servers: BenchServers, options: Options, started: number): P
 
   const elapsedS = (performance.now() - started) / 1000;
   const command = `npm run bench${options.quick ? ' -- --quick' : ''}`;
-  const date = execFileSync('date', ['-u'], { encoding: 'utf8' }).trim();
+  // One space between fields, as Prettier wants the Markdown (date pads the day).
+  const date = execFileSync('date', ['-u'], { encoding: 'utf8' }).trim().replace(/\s+/g, ' ');
   const results = [
     '# Benchmark: this project vs postgres_exporter',
     '',
-    options.quick
-      ? '**Quick run (`--quick`): few rounds, N = 3 and 20 only — not the full benchmark.**\n'
-      : '',
+    ...(options.quick
+      ? ['**Quick run (`--quick`): few rounds, N = 3 and 20 only — not the full benchmark.**\n']
+      : []),
     `- Command: \`${command}\` (${elapsedS.toFixed(0)} s in all)`,
     `- Date: ${date}`,
     `- Machine: ${machine.nproc} CPUs (\`nproc\`), ${machine.cpu}, ${machine.ramGb} GB RAM`,
