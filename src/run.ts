@@ -157,14 +157,14 @@ async function readSecret(
 type Session = { readonly db: Database } | { readonly downReason: string };
 
 async function connectTarget(
-  plan: RunPlan,
+  runPlan: RunPlan,
   address: PostgresTarget,
   deps: RunDependencies,
   collectDeadline: number,
   log: Logger,
   secrets: SecretSource,
 ): Promise<Session> {
-  const { postgres } = plan.config;
+  const { postgres } = runPlan.config;
   const { iamAuth } = postgres;
   // With IAM auth, a fresh token (they live 15 minutes) for each new connection.
   const token =
@@ -284,9 +284,9 @@ function countSeries(exposition: string): number {
  * failure with no way to know the group, rejects, so the invocation fails
  * and Lambda's error metrics see it.
  */
-export async function run(plan: RunPlan, deps: RunDependencies = {}): Promise<RunSummary> {
+export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise<RunSummary> {
   const started = performance.now();
-  const { config, target } = plan;
+  const { config, target } = runPlan;
   const { pushgateway } = config;
   const log = deps.log ?? createLogger();
   log.hide(config.postgres.password, ...credentialForms(pushgateway.url, pushgateway.auth));
@@ -314,7 +314,7 @@ export async function run(plan: RunPlan, deps: RunDependencies = {}): Promise<Ru
 
   const session: Session =
     secretError === undefined
-      ? await connectTarget(plan, address, deps, collectDeadline, log, secrets)
+      ? await connectTarget(runPlan, address, deps, collectDeadline, log, secrets)
       : { downReason: clip(log.redact(describeError(secretError))) };
 
   const upPart = new Registry();
@@ -324,7 +324,7 @@ export async function run(plan: RunPlan, deps: RunDependencies = {}): Promise<Ru
     try {
       collected = await collectAll(
         session.db,
-        plan.collectors,
+        runPlan.collectors,
         {
           statementsLimit: config.collectors.statementsLimit,
           maxSeries: config.collectors.maxSeries,
@@ -359,7 +359,7 @@ export async function run(plan: RunPlan, deps: RunDependencies = {}): Promise<Ru
     missingPrivileges: collected.missing,
   };
   try {
-    await push(plan, key, body, deadline, deps);
+    await push(runPlan, key, body, deadline, deps);
   } catch (error) {
     const failure = scrubbed(error, log);
     log.error('push failed', {
@@ -395,13 +395,13 @@ function redactPushed(body: string, log: Logger): string {
 }
 
 function push(
-  plan: RunPlan,
+  runPlan: RunPlan,
   key: GroupingKey,
   body: string,
   deadline: number,
   deps: RunDependencies,
 ): Promise<void> {
-  const { pushgateway } = plan.config;
+  const { pushgateway } = runPlan.config;
   return (deps.deliver ?? deliver)({
     url: pushgateway.url,
     key,

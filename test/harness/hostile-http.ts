@@ -9,7 +9,8 @@
  * before the end.
  */
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { listenOnLoopback } from './ports.js';
 
 export type HostileHttpBody =
   /** This text (Content-Length set). */
@@ -187,14 +188,7 @@ export async function startHostileHttp(options: HostileHttpOptions = {}): Promis
     socket.destroy();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
 
   let stopped: Promise<void> | undefined;
   return {

@@ -17,7 +17,7 @@
  * cstring) pairs ending with a zero byte.
  */
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './ports.js';
 
 /** An ErrorResponse to send: its M field is exactly `bytes` bytes long (UTF-8). */
 export interface HostileError {
@@ -328,14 +328,7 @@ export async function startHostilePostgres(
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
 
   let stopped: Promise<void> | undefined;
   return {

@@ -16,6 +16,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Listens on a port of 127.0.0.1 the kernel picks (no race with another
+ * process taking a port chosen first) and resolves with it.
+ */
+export async function listenOnLoopback(server: net.Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Retries `check` until it passes: cumulative statistics are flushed asynchronously. */
