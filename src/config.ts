@@ -36,6 +36,18 @@ export const ENV = {
   statementsLimit: 'STATEMENTS_LIMIT',
   customQueriesFile: 'CUSTOM_QUERIES_FILE',
   collectorMaxSeries: 'COLLECTOR_MAX_SERIES',
+  targetsFile: 'TARGETS_FILE',
+  rdsTag: 'TARGETS_RDS_TAG',
+  rdsLabelTags: 'TARGETS_RDS_LABEL_TAGS',
+  rdsSecretTag: 'TARGETS_RDS_SECRET_TAG',
+  rdsIamAuth: 'TARGETS_RDS_IAM_AUTH',
+  rdsUsername: 'TARGETS_RDS_USERNAME',
+  rdsDatabase: 'TARGETS_RDS_DATABASE',
+  rdsMasterSecret: 'TARGETS_RDS_MASTER_SECRET',
+  fleetName: 'FLEET_NAME',
+  fleetMode: 'FLEET_MODE',
+  fleetConcurrency: 'FLEET_CONCURRENCY',
+  fleetTargetFunction: 'FLEET_TARGET_FUNCTION',
 } as const;
 
 export const DEFAULTS = {
@@ -52,7 +64,16 @@ export const DEFAULTS = {
   pushgatewayTimeoutMs: 10_000,
   statementsLimit: 10,
   collectorMaxSeries: 20_000,
+  rdsSecretTag: 'postgresql-exporter-secret',
+  fleetName: 'default',
+  fleetConcurrency: 10,
 } as const;
+
+/** The grouping label that names a fleet (FLEET_NAME): stale clean-up touches only its groups. */
+export const FLEET_LABEL = 'fleet';
+
+/** Most targets one inline fleet run collects at once (FLEET_CONCURRENCY's upper bound). */
+export const MAX_FLEET_CONCURRENCY = 100;
 
 /** The most statements the statements collector may report: it bounds the series count. */
 export const MAX_STATEMENTS_LIMIT = 100;
@@ -130,10 +151,48 @@ export interface CollectorsConfig {
   readonly maxSeries: number;
 }
 
+/** RDS and Aurora discovery (src/fleet/rds.ts): on when TARGETS_RDS_TAG is set. */
+export interface RdsDiscoveryConfig {
+  /** Instances carrying this tag (any value when `value` is undefined) are targets. */
+  readonly tag: { readonly key: string; readonly value: string | undefined };
+  /** Tag key → grouping label name, for the tags copied to each target's labels. */
+  readonly labelTags: Readonly<Record<string, string>>;
+  /** The tag whose value names the target's secret (ARN or name). */
+  readonly secretTag: string;
+  /** Instances without a secret tag use IAM auth as `username`. */
+  readonly iamAuth: boolean;
+  /** The database user for IAM auth (required with iamAuth). */
+  readonly username: string | undefined;
+  /** The database to connect to on each instance. */
+  readonly database: string;
+  /** Last resort: the instance's managed master user secret (MasterUserSecret). */
+  readonly masterSecret: boolean;
+  readonly region: string | undefined;
+}
+
+/** How a fleet is collected: by this function itself, or one Lambda invocation per target. */
+export type FleetMode = 'inline' | 'fanout';
+
+/** Many targets from one deployment: set when TARGETS_FILE or TARGETS_RDS_TAG is. */
+export interface FleetConfig {
+  /** Path of the YAML targets file, if any. */
+  readonly targetsFile: string | undefined;
+  readonly rds: RdsDiscoveryConfig | undefined;
+  /** The `fleet` grouping label of every group of this deployment. */
+  readonly name: string;
+  readonly mode: FleetMode;
+  /** Targets collected at once, inline. */
+  readonly concurrency: number;
+  /** The per-target function (name or ARN), fan-out only. */
+  readonly targetFunction: string | undefined;
+}
+
 export interface Config {
   readonly postgres: PostgresConfig;
   readonly pushgateway: PushgatewayConfig;
   readonly collectors: CollectorsConfig;
+  /** Undefined: one target, from POSTGRESQL_*. */
+  readonly fleet: FleetConfig | undefined;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -389,6 +448,136 @@ function pushgatewayCaFile(env: Env, url: URL): string | undefined {
   return caFile;
 }
 
+/** Variables that describe the one target of a single-target deployment; a fleet refuses them. */
+const SINGLE_TARGET_VARIABLES = [
+  ENV.host,
+  ENV.port,
+  ENV.database,
+  ENV.username,
+  ENV.password,
+  ENV.secretId,
+  ENV.iamAuth,
+  ENV.pushgatewayInstance,
+];
+
+/** `key=value` or `key` (any value). */
+function rdsTag(raw: string): RdsDiscoveryConfig['tag'] {
+  const eq = raw.indexOf('=');
+  const key = (eq < 0 ? raw : raw.slice(0, eq)).trim();
+  if (key === '') throw new ConfigError(ENV.rdsTag, `expected key=value or key, got "${raw}"`);
+  return { key, value: eq < 0 ? undefined : raw.slice(eq + 1).trim() };
+}
+
+/** `tag` or `tag=label`, comma-separated: tags copied to labels. */
+function rdsLabelTags(raw: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (raw === undefined) return labels;
+  const seen = new Set<string>();
+  for (const item of raw.split(',')) {
+    if (item.trim() === '') continue;
+    const eq = item.indexOf('=');
+    const tag = (eq < 0 ? item : item.slice(0, eq)).trim();
+    const label = (eq < 0 ? tag : item.slice(eq + 1)).trim();
+    if (!LABEL_NAME.test(label) || label.startsWith('__')) {
+      throw new ConfigError(
+        ENV.rdsLabelTags,
+        `"${label}" is not a valid Prometheus label name` +
+          (eq < 0 ? ` (name one: ${tag}=label_name)` : ''),
+      );
+    }
+    if (label === 'job' || label === 'instance' || label === FLEET_LABEL || seen.has(label)) {
+      throw new ConfigError(ENV.rdsLabelTags, `label "${label}" is taken or given twice`);
+    }
+    seen.add(label);
+    labels[tag] = label;
+  }
+  return labels;
+}
+
+function rdsDiscovery(env: Env): RdsDiscoveryConfig | undefined {
+  const tag = read(env, ENV.rdsTag);
+  const names = [ENV.rdsLabelTags, ENV.rdsSecretTag, ENV.rdsIamAuth, ENV.rdsUsername];
+  if (tag === undefined) {
+    const stray = [...names, ENV.rdsDatabase, ENV.rdsMasterSecret].find(
+      (name) => read(env, name) !== undefined,
+    );
+    if (stray !== undefined) {
+      throw new ConfigError(
+        stray,
+        `is only used with ${ENV.rdsTag} (RDS discovery), which is unset`,
+      );
+    }
+    return undefined;
+  }
+  const iam = boolean(env, ENV.rdsIamAuth) ?? false;
+  const username = read(env, ENV.rdsUsername);
+  if (iam && username === undefined) {
+    throw new ConfigError(ENV.rdsUsername, `is required with ${ENV.rdsIamAuth}: the database user`);
+  }
+  return {
+    tag: rdsTag(tag),
+    labelTags: rdsLabelTags(read(env, ENV.rdsLabelTags)),
+    secretTag: read(env, ENV.rdsSecretTag) ?? DEFAULTS.rdsSecretTag,
+    iamAuth: iam,
+    username,
+    database: read(env, ENV.rdsDatabase) ?? DEFAULTS.database,
+    masterSecret: boolean(env, ENV.rdsMasterSecret) ?? false,
+    region: read(env, ENV.awsRegion),
+  };
+}
+
+/**
+ * The fleet settings, when TARGETS_FILE or TARGETS_RDS_TAG is set; a
+ * single-target variable next to them is refused, naming both.
+ */
+function fleet(env: Env): FleetConfig | undefined {
+  const targetsFile = read(env, ENV.targetsFile);
+  const rds = rdsDiscovery(env);
+  const fleetOnly = [ENV.fleetName, ENV.fleetMode, ENV.fleetConcurrency, ENV.fleetTargetFunction];
+  if (targetsFile === undefined && rds === undefined) {
+    const stray = fleetOnly.find((name) => read(env, name) !== undefined);
+    if (stray !== undefined) {
+      throw new ConfigError(
+        stray,
+        `is only used with ${ENV.targetsFile} or ${ENV.rdsTag} (a fleet)`,
+      );
+    }
+    return undefined;
+  }
+  const source = targetsFile !== undefined ? ENV.targetsFile : ENV.rdsTag;
+  for (const name of SINGLE_TARGET_VARIABLES) {
+    const set = name === ENV.password ? (env[name] ?? '') !== '' : read(env, name) !== undefined;
+    if (set) {
+      throw new ConfigError(
+        name,
+        `cannot be set together with ${source}: a fleet's targets come from ${source} ` +
+          '(unset one of the two)',
+      );
+    }
+  }
+  const rawMode = read(env, ENV.fleetMode) ?? 'inline';
+  if (rawMode !== 'inline' && rawMode !== 'fanout') {
+    throw new ConfigError(ENV.fleetMode, `must be inline or fanout, got "${rawMode}"`);
+  }
+  const targetFunction = read(env, ENV.fleetTargetFunction);
+  if (rawMode === 'fanout' && targetFunction === undefined) {
+    throw new ConfigError(
+      ENV.fleetTargetFunction,
+      `is required with ${ENV.fleetMode}=fanout: the per-target function to invoke`,
+    );
+  }
+  const name = read(env, ENV.fleetName) ?? DEFAULTS.fleetName;
+  return {
+    targetsFile,
+    rds,
+    name,
+    mode: rawMode,
+    concurrency:
+      integer(env, ENV.fleetConcurrency, 1, MAX_FLEET_CONCURRENCY) ?? DEFAULTS.fleetConcurrency,
+    targetFunction,
+  };
+}
+
 /**
  * Reads the whole configuration from the environment. Pure: no I/O. Throws a
  * ConfigError naming the first variable that is malformed or missing.
@@ -462,6 +651,7 @@ export function loadConfig(env: Env): Config {
       customQueriesFile: read(env, ENV.customQueriesFile),
       maxSeries: integer(env, ENV.collectorMaxSeries, 1, 10_000_000) ?? DEFAULTS.collectorMaxSeries,
     },
+    fleet: fleet(env),
   };
 }
 
