@@ -117,7 +117,10 @@ export interface IamAuthConfig {
 }
 
 export interface PushgatewayConfig {
+  /** The Pushgateway of this target (in a fleet, the one it is assigned to). */
   readonly url: URL;
+  /** A fleet's Pushgateways, `url` among them; one target has one. */
+  readonly urls: readonly URL[];
   readonly job: string;
   /** Overrides the default `instance` grouping label (`host:port/database`). */
   readonly instance: string | undefined;
@@ -361,24 +364,61 @@ function collectorNames(env: Env, name: string): string[] {
     .filter((n) => n !== '');
 }
 
-function pushgatewayUrl(env: Env): URL {
-  const raw = read(env, ENV.pushgatewayUrl);
-  if (raw === undefined) {
-    throw new ConfigError(ENV.pushgatewayUrl, 'is required (e.g. http://pushgateway:9091)');
-  }
+/** One Pushgateway base URL, checked; `variable` names it in messages. */
+function parsePushgatewayUrl(raw: string, list: boolean): URL {
+  const which = list ? `"${displayHref(raw)}" in ${ENV.pushgatewayUrl}` : ENV.pushgatewayUrl;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(ENV.pushgatewayUrl, 'is not a valid URL');
+    throw new ConfigError(
+      ENV.pushgatewayUrl,
+      list ? `${which} is not a valid URL` : 'is not a valid URL',
+    );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(ENV.pushgatewayUrl, `must use http or https, got ${url.protocol}`);
-  }
-  if (url.search !== '' || url.hash !== '') {
-    throw new ConfigError(ENV.pushgatewayUrl, 'must not have a query string or fragment');
+  const problem =
+    url.protocol !== 'http:' && url.protocol !== 'https:'
+      ? `must use http or https, got ${url.protocol}`
+      : url.search !== '' || url.hash !== ''
+        ? 'must not have a query string or fragment'
+        : undefined;
+  if (problem !== undefined) {
+    throw new ConfigError(ENV.pushgatewayUrl, list ? `${which}: ${problem}` : problem);
   }
   return url;
+}
+
+/** A URL as shown in a message: no user name or password, even when it does not parse. */
+function displayHref(raw: string): string {
+  return raw.replace(/\/\/[^/@]*@/, '//');
+}
+
+/**
+ * The Pushgateway URL, or, for a fleet, a list of them (comma- or
+ * space-separated): each target is pushed to one of them (src/fleet/shard.ts).
+ */
+function pushgatewayUrls(env: Env, fleet: boolean): URL[] {
+  const raw = read(env, ENV.pushgatewayUrl);
+  if (raw === undefined) {
+    throw new ConfigError(ENV.pushgatewayUrl, 'is required (e.g. http://pushgateway:9091)');
+  }
+  const parts = raw.split(/[\s,]+/).filter((part) => part !== '');
+  if (parts.length > 1 && !fleet) {
+    throw new ConfigError(
+      ENV.pushgatewayUrl,
+      `has ${parts.length} URLs: a list is for a fleet (${ENV.targetsFile} or ${ENV.rdsTag}), one target has one Pushgateway`,
+    );
+  }
+  const urls = parts.map((part) => parsePushgatewayUrl(part, parts.length > 1));
+  const seen = new Set<string>();
+  for (const url of urls) {
+    const key = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+    if (seen.has(key)) {
+      throw new ConfigError(ENV.pushgatewayUrl, `lists ${displayHref(url.href)} twice`);
+    }
+    seen.add(key);
+  }
+  return urls;
 }
 
 /**
@@ -526,6 +566,11 @@ function rdsDiscovery(env: Env): RdsDiscoveryConfig | undefined {
   };
 }
 
+/** Whether `env` configures a fleet (TARGETS_FILE or TARGETS_RDS_TAG) rather than one target. */
+export function isFleet(env: Env): boolean {
+  return read(env, ENV.targetsFile) !== undefined || read(env, ENV.rdsTag) !== undefined;
+}
+
 /**
  * The fleet settings, when TARGETS_FILE or TARGETS_RDS_TAG is set; a
  * single-target variable next to them is refused, naming both.
@@ -583,6 +628,8 @@ function fleet(env: Env): FleetConfig | undefined {
  * ConfigError naming the first variable that is malformed or missing.
  */
 export function loadConfig(env: Env): Config {
+  // First: a single-target variable in a fleet is named as such, not by a later check.
+  const fleetConfig = fleet(env);
   const secretId = read(env, ENV.secretId);
   const username = read(env, ENV.username);
   // Passwords are not trimmed: leading or trailing spaces may be part of one.
@@ -605,7 +652,8 @@ export function loadConfig(env: Env): Config {
   const host = read(env, ENV.host);
   const labels = read(env, ENV.pushgatewayLabels);
   const job = read(env, ENV.pushgatewayJob) ?? DEFAULTS.pushgatewayJob;
-  const pushUrl = pushgatewayUrl(env);
+  const pushUrls = pushgatewayUrls(env, fleetConfig !== undefined);
+  const pushUrl = pushUrls[0] as URL;
 
   const enable = collectorNames(env, ENV.collectorsEnable);
   const disable = collectorNames(env, ENV.collectorsDisable);
@@ -635,6 +683,7 @@ export function loadConfig(env: Env): Config {
     },
     pushgateway: {
       url: pushUrl,
+      urls: pushUrls,
       job,
       instance: read(env, ENV.pushgatewayInstance),
       labels: parseGroupingLabels(labels ?? DEFAULTS.pushgatewayLabels),
@@ -651,7 +700,7 @@ export function loadConfig(env: Env): Config {
       customQueriesFile: read(env, ENV.customQueriesFile),
       maxSeries: integer(env, ENV.collectorMaxSeries, 1, 10_000_000) ?? DEFAULTS.collectorMaxSeries,
     },
-    fleet: fleet(env),
+    fleet: fleetConfig,
   };
 }
 
@@ -661,7 +710,9 @@ export function loadConfig(env: Env): Config {
  */
 export function environmentSecrets(env: Env): string[] {
   const values = [env[ENV.password], env[ENV.pushgatewayPassword], env[ENV.pushgatewayBearerToken]];
-  const raw = env[ENV.pushgatewayUrl];
-  if (raw !== undefined && URL.canParse(raw.trim())) values.push(new URL(raw.trim()).password);
+  // Each URL of a list, as pushgatewayUrls splits it.
+  for (const part of (env[ENV.pushgatewayUrl] ?? '').split(/[\s,]+/)) {
+    if (URL.canParse(part)) values.push(new URL(part).password);
+  }
   return values.filter((value): value is string => value !== undefined && value !== '');
 }

@@ -295,10 +295,25 @@ export interface SessionOptions extends ConnectOptions {
   readonly keepSeconds: number;
 }
 
-/** The connection a warm process keeps between runs (one at most). */
-let kept:
-  | { readonly key: string; readonly connection: Connection; idleSince: number; busy: boolean }
-  | undefined;
+/** A connection kept between runs, and whether a run has it now. */
+interface Kept {
+  readonly key: string;
+  readonly connection: Connection;
+  idleSince: number;
+  busy: boolean;
+}
+
+/**
+ * The connections a warm process keeps between runs, one per target (a
+ * fleet collected inline keeps one for each of its targets), by session key.
+ */
+const kept = new Map<string, Kept>();
+
+/**
+ * At most this many connections are kept: past it the one idle longest is
+ * closed. Each is an idle backend on its server and a socket here.
+ */
+export const MAX_KEPT_CONNECTIONS = 200;
 
 /**
  * What must match for a kept connection to serve a run: the server, the
@@ -338,14 +353,14 @@ export async function openSession(
 ): Promise<Database> {
   const key = sessionKey(target, options, password !== undefined);
   const keep = options.keepSeconds > 0;
-  // Without keeping, a run neither takes nor disturbs the kept connection.
+  // Without keeping, a run neither takes nor disturbs a kept connection.
   if (!keep) return lease(await open(target, options, password), options, key);
-  const previous = kept;
+  const previous = kept.get(key);
   if (previous !== undefined && !previous.busy) {
-    kept = undefined;
+    kept.delete(key);
     const fresh = Date.now() - previous.idleSince <= options.keepSeconds * 1_000;
     const { connection } = previous;
-    if (fresh && previous.key === key && connection.usable()) {
+    if (fresh && connection.usable()) {
       connection.hold(true);
       try {
         await connection.begin(
@@ -354,7 +369,7 @@ export async function openSession(
           Math.min(PING_TIMEOUT_MS, options.connectTimeoutMs),
         );
         previous.busy = true;
-        kept = previous;
+        kept.set(key, previous);
         return lease(connection, options, key);
       } catch {
         // Gone while the process waited (server restarted, network dropped): connect afresh.
@@ -362,6 +377,7 @@ export async function openSession(
     }
     await connection.close();
   }
+  await closeExpired(options.keepSeconds);
   const connection = await open(target, options, password);
   try {
     if (connection.serverVersion >= 140_000) {
@@ -390,27 +406,48 @@ async function release(
   key: string,
 ): Promise<void> {
   const keep = options.keepSeconds > 0 && connection.usable();
-  if (kept?.connection === connection) {
+  const entry = kept.get(key);
+  if (entry?.connection === connection) {
     if (keep) {
-      kept.busy = false;
-      kept.idleSince = Date.now();
+      entry.busy = false;
+      entry.idleSince = Date.now();
       connection.hold(false);
       return;
     }
-    kept = undefined;
-  } else if (keep && kept === undefined) {
-    kept = { key, connection, idleSince: Date.now(), busy: false };
+    kept.delete(key);
+  } else if (keep && entry === undefined) {
+    await makeRoom();
+    kept.set(key, { key, connection, idleSince: Date.now(), busy: false });
     connection.hold(false);
     return;
   }
   await connection.close();
 }
 
-/** Closes the connection kept between runs, if any (tests, scripts, shutdown). */
+/** Closes kept connections idle for longer than `keepSeconds`: no run will take them. */
+async function closeExpired(keepSeconds: number): Promise<void> {
+  const limit = Date.now() - keepSeconds * 1_000;
+  const expired = [...kept.values()].filter((e) => !e.busy && e.idleSince < limit);
+  for (const entry of expired) kept.delete(entry.key);
+  await Promise.all(expired.map((e) => e.connection.close()));
+}
+
+/** Below MAX_KEPT_CONNECTIONS, by closing the connection idle longest. */
+async function makeRoom(): Promise<void> {
+  while (kept.size >= MAX_KEPT_CONNECTIONS) {
+    const idle = [...kept.values()].filter((e) => !e.busy);
+    if (idle.length === 0) return;
+    const oldest = idle.reduce((a, b) => (a.idleSince <= b.idleSince ? a : b));
+    kept.delete(oldest.key);
+    await oldest.connection.close();
+  }
+}
+
+/** Closes every connection kept between runs (tests, scripts, shutdown). */
 export async function closeKeptConnection(): Promise<void> {
-  const previous = kept;
-  kept = undefined;
-  await previous?.connection.close();
+  const all = [...kept.values()];
+  kept.clear();
+  await Promise.all(all.map((e) => e.connection.close()));
 }
 
 async function closeClient(client: pg.Client): Promise<void> {

@@ -14,7 +14,7 @@ import {
   selectCollectors,
 } from './collectors/index.js';
 import type { Collector } from './collectors/types.js';
-import { ENV, loadConfig, type Config, type Env } from './config.js';
+import { ENV, FLEET_LABEL, loadConfig, type Config, type Env } from './config.js';
 import { loadCustomQueries, type Reserved } from './custom_queries.js';
 import { ConfigError, CustomQueriesError, describeError } from './errors.js';
 import { targetOf, type Target } from './target.js';
@@ -34,24 +34,45 @@ export interface RunPlan {
  */
 export function plan(env: Env, collectors?: readonly Collector[]): RunPlan {
   const config = loadConfig(env);
+  if (config.fleet !== undefined) {
+    const variable = config.fleet.targetsFile !== undefined ? ENV.targetsFile : ENV.rdsTag;
+    throw new ConfigError(
+      variable,
+      'configures a fleet, which collectFleet runs (src/fleet/fleet.ts)',
+    );
+  }
   const builtIn = selectCollectors(config.collectors.enable, config.collectors.disable);
-  const chosen = collectors ?? [...builtIn, ...customCollectors(config)];
+  return planFor(config, targetOf(config), collectors ?? [...builtIn, ...customCollectors(config)]);
+}
+
+/**
+ * The run of `target` with `collectors`, checked: no two collectors push one
+ * family, no grouping label of the target is a label of a pushed family.
+ * `labelSource` names where the target's labels were set, in messages.
+ */
+export function planFor(
+  config: Config,
+  target: Target,
+  collectors: readonly Collector[],
+  labelSource: string = ENV.pushgatewayLabels,
+): RunPlan {
   let owners: Map<string, string>;
   try {
-    owners = familyOwners(chosen);
+    owners = familyOwners(collectors);
   } catch (error) {
     throw new ConfigError(ENV.customQueriesFile, describeError(error));
   }
-  checkGroupingLabels(config, chosen, owners);
-  return { config, target: targetOf(config), collectors: chosen };
+  checkGroupingLabels(target.labels, collectors, owners, labelSource);
+  return { config, target, collectors };
 }
 
 /** Grouping label name → the variable that sets it. */
 function groupingLabelOwners(config: Config): Map<string, string> {
   const owners = new Map<string, string>([
     ['job', ENV.pushgatewayJob],
-    ['instance', ENV.pushgatewayInstance],
+    ['instance', config.fleet === undefined ? ENV.pushgatewayInstance : ENV.targetsFile],
   ]);
+  if (config.fleet !== undefined) owners.set(FLEET_LABEL, ENV.fleetName);
   for (const name of Object.keys(config.pushgateway.labels)) {
     owners.set(name, ENV.pushgatewayLabels);
   }
@@ -62,7 +83,7 @@ function groupingLabelOwners(config: Config): Map<string, string> {
  * One collector per query of the custom-queries file, checked against every
  * built-in name, enabled or not (switching one on later must not collide).
  */
-function customCollectors(config: Config): Collector[] {
+export function customCollectors(config: Config): Collector[] {
   const file = config.collectors.customQueriesFile;
   if (file === undefined) return [];
   const reserved: Reserved = {
@@ -84,16 +105,17 @@ function customCollectors(config: Config): Collector[] {
  * refuses such a push (400), or the grouping value overwrites the family's.
  */
 function checkGroupingLabels(
-  config: Config,
+  labels: Readonly<Record<string, string>>,
   collectors: readonly Collector[],
   owners: ReadonlyMap<string, string>,
+  labelSource: string,
 ): void {
   const families = [...RUN_FAMILIES, ...collectors.flatMap((c) => c.families)];
-  for (const name of Object.keys(config.pushgateway.labels)) {
+  for (const name of Object.keys(labels)) {
     const family = families.find((f) => f.labelNames.includes(name));
     if (family !== undefined) {
       throw new ConfigError(
-        ENV.pushgatewayLabels,
+        labelSource,
         `label "${name}" is also a label of ${family.name} (pushed by ` +
           `${owners.get(family.name) ?? RUN_OWNER}); choose another name`,
       );

@@ -164,7 +164,7 @@ async function connectTarget(
   log: Logger,
   secrets: SecretSource,
 ): Promise<Session> {
-  const { postgres } = runPlan.config;
+  const { postgres } = runPlan.target;
   const { iamAuth } = postgres;
   // With IAM auth, a fresh token (they live 15 minutes) for each new connection.
   const token =
@@ -289,7 +289,7 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
   const { config, target } = runPlan;
   const { pushgateway } = config;
   const log = deps.log ?? createLogger();
-  log.hide(config.postgres.password, ...credentialForms(pushgateway.url, pushgateway.auth));
+  log.hide(target.postgres.password, ...credentialForms(pushgateway.url, pushgateway.auth));
   const { deadline, collectDeadline } = budget(
     deps.deadline ?? Date.now() + DEFAULT_BUDGET_MS,
     pushgateway.timeoutMs,

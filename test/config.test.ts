@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  isFleet,
   DEFAULTS,
   defaultSslMode,
   loadConfig,
@@ -491,5 +492,140 @@ describe('Pushgateway authentication and CA file', () => {
     expect(error.message).toMatch(message);
     expect(error.message).not.toContain(password);
     expect(error.message).not.toContain(token);
+  });
+});
+
+describe('fleet settings', () => {
+  const fleetEnv = { PUSHGATEWAY_URL: 'http://gw:9091', TARGETS_FILE: 'targets/fleet.yml' };
+  const error = (env: Record<string, string>): ConfigError => {
+    try {
+      loadConfig(env);
+    } catch (caught) {
+      expect(caught).toBeInstanceOf(ConfigError);
+      return caught as ConfigError;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('has no fleet without TARGETS_FILE or TARGETS_RDS_TAG: one target, as before', () => {
+    expect(loadConfig({ PUSHGATEWAY_URL: 'http://gw:9091' }).fleet).toBeUndefined();
+    expect(isFleet({ PUSHGATEWAY_URL: 'http://gw:9091', TARGETS_FILE: ' ' })).toBe(false);
+  });
+
+  it('reads the defaults of a fleet', () => {
+    expect(loadConfig(fleetEnv).fleet).toEqual({
+      targetsFile: 'targets/fleet.yml',
+      rds: undefined,
+      name: 'default',
+      mode: 'inline',
+      concurrency: 10,
+      targetFunction: undefined,
+    });
+    expect(isFleet(fleetEnv)).toBe(true);
+  });
+
+  it.each([
+    'POSTGRESQL_HOST',
+    'POSTGRESQL_PORT',
+    'POSTGRESQL_DATABASE',
+    'POSTGRESQL_USERNAME',
+    'POSTGRESQL_PASSWORD',
+    'POSTGRESQL_SECRET_ID',
+    'POSTGRESQL_IAM_AUTH',
+    'PUSHGATEWAY_INSTANCE',
+  ])('refuses %s next to TARGETS_FILE, naming both', (name) => {
+    const value = name === 'POSTGRESQL_PORT' ? '5432' : name.endsWith('IAM_AUTH') ? 'true' : 'x';
+    const refused = error({ ...fleetEnv, [name]: value });
+    expect(refused.variable).toBe(name);
+    expect(refused.message).toContain('TARGETS_FILE');
+  });
+
+  it('refuses fleet-only settings without a fleet, naming them', () => {
+    expect(error({ PUSHGATEWAY_URL: 'http://gw:9091', FLEET_MODE: 'fanout' }).variable).toBe(
+      'FLEET_MODE',
+    );
+    expect(
+      error({ PUSHGATEWAY_URL: 'http://gw:9091', TARGETS_RDS_IAM_AUTH: 'true' }).variable,
+    ).toBe('TARGETS_RDS_IAM_AUTH');
+  });
+
+  it('checks the mode, the concurrency and the fan-out function', () => {
+    expect(error({ ...fleetEnv, FLEET_MODE: 'parallel' }).variable).toBe('FLEET_MODE');
+    expect(error({ ...fleetEnv, FLEET_CONCURRENCY: '0' }).variable).toBe('FLEET_CONCURRENCY');
+    expect(error({ ...fleetEnv, FLEET_CONCURRENCY: '101' }).variable).toBe('FLEET_CONCURRENCY');
+    expect(error({ ...fleetEnv, FLEET_MODE: 'fanout' }).variable).toBe('FLEET_TARGET_FUNCTION');
+    const fanout = loadConfig({ ...fleetEnv, FLEET_MODE: 'fanout', FLEET_TARGET_FUNCTION: 'f' });
+    expect(fanout.fleet?.mode).toBe('fanout');
+    expect(fanout.fleet?.targetFunction).toBe('f');
+  });
+
+  it('reads RDS discovery settings', () => {
+    const config = loadConfig({
+      PUSHGATEWAY_URL: 'http://gw:9091',
+      TARGETS_RDS_TAG: 'monitoring=pushgateway',
+      TARGETS_RDS_LABEL_TAGS: 'team, cost-center=cost_center',
+      TARGETS_RDS_IAM_AUTH: 'true',
+      TARGETS_RDS_USERNAME: 'exporter',
+      AWS_REGION: 'eu-west-1',
+    });
+    expect(config.fleet?.targetsFile).toBeUndefined();
+    expect(config.fleet?.rds).toEqual({
+      tag: { key: 'monitoring', value: 'pushgateway' },
+      labelTags: { team: 'team', 'cost-center': 'cost_center' },
+      secretTag: 'postgresql-exporter-secret',
+      iamAuth: true,
+      username: 'exporter',
+      database: 'postgres',
+      masterSecret: false,
+      region: 'eu-west-1',
+    });
+    const keyOnly = loadConfig({ PUSHGATEWAY_URL: 'http://gw:9091', TARGETS_RDS_TAG: 'monitored' });
+    expect(keyOnly.fleet?.rds?.tag).toEqual({ key: 'monitored', value: undefined });
+  });
+
+  it('refuses bad RDS settings, naming the variable', () => {
+    const rds = { PUSHGATEWAY_URL: 'http://gw:9091', TARGETS_RDS_TAG: 'monitoring=on' };
+    expect(error({ ...rds, TARGETS_RDS_TAG: '=x' }).variable).toBe('TARGETS_RDS_TAG');
+    expect(error({ ...rds, TARGETS_RDS_LABEL_TAGS: 'cost-center' }).message).toContain(
+      'cost-center=label_name',
+    );
+    expect(error({ ...rds, TARGETS_RDS_LABEL_TAGS: 'a=instance' }).variable).toBe(
+      'TARGETS_RDS_LABEL_TAGS',
+    );
+    expect(error({ ...rds, TARGETS_RDS_LABEL_TAGS: 'a=x,b=x' }).variable).toBe(
+      'TARGETS_RDS_LABEL_TAGS',
+    );
+    expect(error({ ...rds, TARGETS_RDS_IAM_AUTH: 'true' }).variable).toBe('TARGETS_RDS_USERNAME');
+  });
+});
+
+describe('several Pushgateways', () => {
+  it('reads a comma- or space-separated list for a fleet, the first as url', () => {
+    const config = loadConfig({
+      TARGETS_FILE: 't.yml',
+      PUSHGATEWAY_URL: 'http://gw-a:9091, http://gw-b:9091  https://gw-c/push/',
+    });
+    expect(config.pushgateway.urls.map((u) => u.href)).toEqual([
+      'http://gw-a:9091/',
+      'http://gw-b:9091/',
+      'https://gw-c/push/',
+    ]);
+    expect(config.pushgateway.url.href).toBe('http://gw-a:9091/');
+  });
+
+  it('refuses a list for one target, a duplicate, and a bad member without showing its password', () => {
+    expect(configError({ PUSHGATEWAY_URL: 'http://a:9091,http://b:9091' }).message).toContain(
+      'a list is for a fleet',
+    );
+    expect(
+      configError({ TARGETS_FILE: 't.yml', PUSHGATEWAY_URL: 'http://a:9091 http://a:9091/' })
+        .message,
+    ).toContain('twice');
+    const bad = configError({
+      TARGETS_FILE: 't.yml',
+      PUSHGATEWAY_URL: 'http://a:9091,ftp://u:hunter2secret@b',
+    });
+    expect(bad.message).toContain('ftp:');
+    expect(bad.message).not.toContain('hunter2secret');
   });
 });

@@ -1,0 +1,252 @@
+/**
+ * A fleet collected inline, for real: three PostgreSQL servers of different
+ * majors, one stopped, one that accepts TCP and never answers, and the real
+ * Pushgateway. Every target gets its own group (`up 0` for the two bad
+ * ones) within a bounded run; a target removed from the file loses its
+ * group, and only it (another job's group, another fleet's and the fleet's
+ * own stay); one added is pushed on the next run; a bad file pushes nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeKeptConnection } from '../../src/db.js';
+import { collectFleet, type FleetSummary } from '../../src/fleet/fleet.js';
+import { createLogger } from '../../src/logger.js';
+import { servers, uniqueJob } from '../harness/context.js';
+import { parseExposition, select, type ParsedExposition } from '../harness/exposition.js';
+import { freePort, listenOnLoopback } from '../harness/ports.js';
+import { postgresBinDir, startPostgres, type PostgresServer } from '../harness/postgres.js';
+
+const MAJORS = [13, 16, 18] as const;
+const MONITOR = 'fleet_monitor';
+
+interface Member {
+  readonly name: string;
+  readonly port: number;
+  readonly password: string;
+}
+
+let pgs: PostgresServer[] = [];
+let members: Member[] = [];
+let silent: net.Server;
+const silentSockets = new Set<net.Socket>();
+let stoppedPort: number;
+let dir: string;
+
+beforeAll(async () => {
+  pgs = await Promise.all(MAJORS.map((major) => startPostgres({ binDir: postgresBinDir(major) })));
+  members = await Promise.all(
+    pgs.map(async (server) => {
+      const password = `fleet-${randomBytes(9).toString('base64url')}`;
+      const admin = await server.client();
+      await admin.query(`CREATE ROLE ${MONITOR} LOGIN PASSWORD '${password}'`);
+      await admin.query(`GRANT pg_monitor TO ${MONITOR}`);
+      await admin.end();
+      return { name: `pg${server.major}`, port: server.port, password };
+    }),
+  );
+  // Accepts TCP, reads, never writes a byte.
+  silent = net.createServer((socket) => {
+    silentSockets.add(socket);
+    socket.on('close', () => silentSockets.delete(socket));
+    socket.on('error', () => undefined);
+  });
+  await listenOnLoopback(silent);
+  stoppedPort = await freePort();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-e2e-'));
+}, 120_000);
+
+afterAll(async () => {
+  await closeKeptConnection();
+  for (const socket of silentSockets) socket.destroy();
+  await new Promise((resolve) => silent?.close(resolve));
+  await Promise.all(pgs.map((server) => server.stop()));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function silentPort(): number {
+  const address = silent.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** A targets file of the given members, plus the stopped and the silent target. */
+function writeTargets(file: string, chosen: readonly Member[], extra = ''): void {
+  const entries = chosen.map(
+    (m) => `  - name: ${m.name}
+    host: 127.0.0.1
+    port: ${m.port}
+    database: postgres
+    username: ${MONITOR}
+    password_env: PG_${m.name.toUpperCase()}_PASSWORD
+    labels: { major: "${m.name.slice(2)}" }
+`,
+  );
+  const bad = `  - name: stopped
+    host: 127.0.0.1
+    port: ${stoppedPort}
+    username: ${MONITOR}
+  - name: silent
+    host: 127.0.0.1
+    port: ${silentPort()}
+    username: ${MONITOR}
+`;
+  fs.writeFileSync(file, `targets:\n${entries.join('')}${bad}${extra}`);
+}
+
+function fleetEnv(file: string, job: string, fleet: string): Record<string, string> {
+  const env: Record<string, string> = {
+    TARGETS_FILE: file,
+    FLEET_NAME: fleet,
+    FLEET_CONCURRENCY: '5',
+    PUSHGATEWAY_URL: servers().pushgatewayUrl,
+    PUSHGATEWAY_JOB: job,
+    POSTGRESQL_CONNECT_TIMEOUT_MS: '2000',
+    POSTGRESQL_KEEP_CONNECTION_SECONDS: '0',
+  };
+  for (const m of members) env[`PG_${m.name.toUpperCase()}_PASSWORD`] = m.password;
+  return env;
+}
+
+async function gateway(): Promise<ParsedExposition> {
+  const res = await fetch(`${servers().pushgatewayUrl}/metrics`);
+  return parseExposition(await res.text());
+}
+
+async function pushRaw(labels: string, body: string): Promise<void> {
+  const res = await fetch(`${servers().pushgatewayUrl}/metrics/${labels}`, {
+    method: 'PUT',
+    body,
+  });
+  expect(res.status).toBeLessThan(300);
+}
+
+/** One fleet run, its log lines captured; no password in any of them. */
+async function runFleetOnce(
+  env: Record<string, string>,
+): Promise<{ summary?: FleetSummary; error?: unknown; ms: number; lines: string[] }> {
+  const lines: string[] = [];
+  const log = createLogger({ write: (line) => lines.push(line) });
+  const started = Date.now();
+  let outcome: { summary?: FleetSummary; error?: unknown };
+  try {
+    outcome = { summary: await collectFleet(env, { log, deadline: Date.now() + 30_000 }) };
+  } catch (error) {
+    outcome = { error };
+  }
+  const visible = [...lines, JSON.stringify(outcome.summary ?? {}), String(outcome.error)].join(
+    '\n',
+  );
+  for (const m of members) expect(visible).not.toContain(m.password);
+  return { ...outcome, ms: Date.now() - started, lines };
+}
+
+describe('an inline fleet of real servers', () => {
+  const job = uniqueJob('fleet');
+  const fleet = `e2e-${randomBytes(3).toString('hex')}`;
+
+  it('pushes one group per target: up 1 for each live major, up 0 for the stopped and the silent one, within the bound', async () => {
+    const file = path.join(dir, 'all.yml');
+    writeTargets(file, members);
+    const { summary, error, ms } = await runFleetOnce(fleetEnv(file, job, fleet));
+    expect(error).toBeUndefined();
+    expect(summary?.targets).toBe(5);
+    expect(summary?.down).toBe(2);
+    expect(summary?.failed).toBe(0);
+    // The silent target costs its connect timeout (2 s), not the run's 30 s.
+    expect(ms).toBeLessThan(15_000);
+
+    const metrics = await gateway();
+    for (const m of members) {
+      const up = select(metrics, 'postgresql_up', { job, instance: m.name, fleet });
+      expect(up.map((s) => s.value)).toEqual([1]);
+      expect(up[0]?.labels.major).toBe(m.name.slice(2));
+      const version = select(metrics, 'postgresql_version_info', { job, instance: m.name });
+      expect(version.length).toBe(1);
+      // Each group holds its own server's numbers.
+      expect(
+        select(metrics, 'postgresql_stat_database_xact_commit', { instance: m.name }).length,
+      ).toBeGreaterThan(0);
+    }
+    for (const bad of ['stopped', 'silent']) {
+      expect(
+        select(metrics, 'postgresql_up', { job, instance: bad, fleet }).map((s) => s.value),
+      ).toEqual([0]);
+    }
+    // The fleet's own group: no instance.
+    const known = select(metrics, 'postgresql_exporter_fleet_targets', { job, fleet });
+    expect(known.find((s) => s.labels.source === 'file')?.value).toBe(5);
+    expect(known.every((s) => (s.labels.instance ?? '') === '')).toBe(true);
+    expect(
+      select(metrics, 'postgresql_exporter_fleet_targets_down', { job, fleet }).map((s) => s.value),
+    ).toEqual([2]);
+  });
+
+  it('deletes the group of a target removed from the file, and nothing else', async () => {
+    // Groups that must survive: another job, another fleet of this job, a single-target group of this job.
+    const otherJob = uniqueJob('foreign');
+    const b64 = (v: string) => Buffer.from(v).toString('base64url');
+    await pushRaw(`job/${otherJob}/instance/pg16/fleet/${fleet}`, 'foreign_metric 1\n');
+    await pushRaw(
+      `job/${job}/instance/pg16/fleet@base64/${b64('other-fleet')}`,
+      'foreign_metric 2\n',
+    );
+    await pushRaw(`job/${job}/instance/pg16`, 'foreign_metric 3\n');
+
+    const [first, second, third] = members;
+    const file = path.join(dir, 'fewer.yml');
+    writeTargets(file, [first!, third!]);
+    const { summary, error } = await runFleetOnce(fleetEnv(file, job, fleet));
+    expect(error).toBeUndefined();
+    expect(summary?.deletedGroups).toEqual([second!.name]);
+
+    const metrics = await gateway();
+    expect(select(metrics, 'postgresql_up', { job, instance: second!.name, fleet })).toEqual([]);
+    expect(select(metrics, 'postgresql_up', { job, instance: first!.name, fleet }).length).toBe(1);
+    expect(select(metrics, 'postgresql_up', { job, instance: 'silent', fleet }).length).toBe(1);
+    const foreign = select(metrics, 'foreign_metric')
+      .map((s) => s.value)
+      .sort();
+    expect(foreign).toEqual([1, 2, 3]);
+    expect(select(metrics, 'postgresql_exporter_fleet_targets', { job, fleet }).length).toBe(2);
+    expect(
+      select(metrics, 'postgresql_exporter_fleet_groups_deleted', { job, fleet }).map(
+        (s) => s.value,
+      ),
+    ).toEqual([1]);
+  });
+
+  it('pushes a target added back to the file on the next run', async () => {
+    const file = path.join(dir, 'all-again.yml');
+    writeTargets(file, members);
+    const { summary, error } = await runFleetOnce(fleetEnv(file, job, fleet));
+    expect(error).toBeUndefined();
+    expect(summary?.deletedGroups).toEqual([]);
+    const metrics = await gateway();
+    const up = select(metrics, 'postgresql_up', { job, instance: members[1]!.name, fleet });
+    expect(up.map((s) => s.value)).toEqual([1]);
+  });
+
+  it('refuses a file with a duplicate name before any I/O: nothing pushed, nothing deleted', async () => {
+    const before = await gateway();
+    const file = path.join(dir, 'dup.yml');
+    writeTargets(
+      file,
+      members,
+      `  - name: ${members[0]!.name}\n    host: 127.0.0.1\n    port: ${members[0]!.port}\n`,
+    );
+    const { error } = await runFleetOnce(fleetEnv(file, job, fleet));
+    expect(String(error)).toContain(file);
+    expect(String(error)).toContain(`"${members[0]!.name}"`);
+    expect(String(error)).toMatch(/name/);
+    const after = await gateway();
+    const times = (m: ParsedExposition) =>
+      select(m, 'push_time_seconds', { job })
+        .map((s) => `${s.labels.instance ?? ''}=${s.value}`)
+        .sort();
+    expect(times(after)).toEqual(times(before));
+  });
+});
