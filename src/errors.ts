@@ -27,6 +27,15 @@ export class CustomQueriesError extends ExporterError {
   override readonly name = 'CustomQueriesError';
 }
 
+/**
+ * A target of a fleet that cannot be used (an entry of the targets file, a
+ * fan-out payload); the message names the file or payload, the target and the
+ * field, never a secret.
+ */
+export class TargetsError extends ExporterError {
+  override readonly name = 'TargetsError';
+}
+
 /** Credentials could not be read from AWS Secrets Manager. */
 export class SecretError extends ExporterError {
   override readonly name = 'SecretError';
