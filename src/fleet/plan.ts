@@ -19,8 +19,8 @@ import {
 import { ConfigError, TargetsError } from '../errors.js';
 import { customCollectors, planFor, type RunPlan } from '../plan.js';
 import type { Target } from '../target.js';
-import type { TargetSpec } from './spec.js';
-import { loadTargetsFile, type KnownNames } from './targets_file.js';
+import { passwordFromEnv, targetWhere, type KnownNames, type TargetSpec } from './spec.js';
+import { loadTargetsFile } from './targets_file.js';
 
 export interface FleetPlan {
   readonly config: Config;
@@ -82,17 +82,18 @@ export function planFleet(env: Env, options: FleetPlanOptions = {}): FleetPlan {
   const partial: FleetPlan = { ...base, fileTargets: [], secrets: [] };
   const fileTargets = specs.map((spec) => ({ spec, plan: planTarget(partial, spec) }));
   const secrets = specs.flatMap((spec) => {
-    const value = spec.credentials.kind === 'env' ? env[spec.credentials.variable] : undefined;
-    return value === undefined || value === '' ? [] : [value];
+    const value =
+      spec.credentials.kind === 'env' ? passwordFromEnv(env, spec.credentials.variable) : undefined;
+    return value === undefined ? [] : [value];
   });
   return { ...base, fileTargets, secrets };
 }
 
-/** Where a target is named in messages. */
-export function targetWhere(fleetPlan: Pick<FleetPlan, 'fleet'>, spec: TargetSpec): string {
-  return spec.source === 'file'
-    ? `${fleetPlan.fleet.targetsFile ?? ENV.targetsFile}: target "${spec.name}"`
-    : `RDS instance "${spec.name}"`;
+/** Where a target is named in messages: its file, or discovery. */
+export function whereTarget(fleetPlan: Pick<FleetPlan, 'fleet'>, spec: TargetSpec): string {
+  const origin =
+    spec.source === 'file' ? (fleetPlan.fleet.targetsFile ?? ENV.targetsFile) : 'RDS discovery';
+  return targetWhere(origin, spec);
 }
 
 /**
@@ -130,7 +131,7 @@ function postgresOf(fleetPlan: FleetPlan, spec: TargetSpec, where: string): Post
     port: spec.port,
     database: spec.database,
     username: spec.username,
-    password: password === '' ? undefined : password,
+    password,
     ssl: spec.ssl ?? deployment.ssl,
     sslRootCert: spec.sslRootCert ?? deployment.sslRootCert,
     iamAuth: region === undefined ? undefined : { region },
@@ -150,7 +151,7 @@ function postgresOf(fleetPlan: FleetPlan, spec: TargetSpec, where: string): Post
  */
 export function planTarget(fleetPlan: FleetPlan, spec: TargetSpec): RunPlan {
   const { config, fleet } = fleetPlan;
-  const where = targetWhere(fleetPlan, spec);
+  const where = whereTarget(fleetPlan, spec);
   const deploymentLabels = config.pushgateway.labels;
   for (const name of Object.keys(spec.labels)) {
     if (name === FLEET_LABEL || Object.hasOwn(deploymentLabels, name)) {

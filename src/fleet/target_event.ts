@@ -10,7 +10,7 @@ import { describeError, TargetsError } from '../errors.js';
 import { clip, createLogger } from '../logger.js';
 import { run, type RunDependencies, type RunSummary } from '../run.js';
 import { planFleet, planTarget, KNOWN_NAMES } from './plan.js';
-import { readTargetPayload } from './spec.js';
+import { checkTargetSpec } from './spec.js';
 
 export type TargetEventSummary =
   RunSummary | { readonly dropped: true; readonly target: string; readonly lateMs: number };
@@ -38,7 +38,7 @@ export async function collectTargetEvent(
       }
     }
     notAfter = event.notAfter;
-    const spec = readTargetPayload(event.target, 'event', KNOWN_NAMES);
+    const spec = checkTargetSpec(event.target, 'event', KNOWN_NAMES);
     name = spec.name;
     const fleetPlan = planFleet(env, { collectors: deps.collectors, readTargetsFile: false });
     runPlan = planTarget(fleetPlan, spec);

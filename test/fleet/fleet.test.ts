@@ -224,7 +224,14 @@ describe('an inline fleet', () => {
 function discovery(result: Partial<DiscoveryResult>): RdsDiscovery {
   return {
     discover: () =>
-      Promise.resolve({ targets: [], fresh: true, durationMs: 5, skipped: [], ...result }),
+      Promise.resolve({
+        targets: [],
+        fresh: true,
+        cached: false,
+        durationMs: 5,
+        skipped: [],
+        ...result,
+      }),
   };
 }
 
