@@ -8,10 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { COLLECTOR_NAMES, COLLECTOR_TABLE, selectCollectors } from '../../src/collectors/index.js';
-import { loadConfig } from '../../src/config.js';
+import { FLEET_LABEL, loadConfig } from '../../src/config.js';
 import { parseCustomQueries } from '../../src/custom_queries.js';
+import { FLEET_FAMILIES } from '../../src/fleet/metrics.js';
 
 const ROOT = process.cwd();
 const PROMETHEUS_CONFIG = 'ops/prometheus/prometheus.yml';
@@ -20,6 +21,8 @@ const ALERTS_TEST = 'ops/prometheus/alerts.test.yml';
 const DASHBOARD = 'ops/grafana/dashboards/postgresql.json';
 const DATASOURCES = 'ops/grafana/provisioning/datasources/prometheus.yml';
 const DASHBOARD_PROVIDERS = 'ops/grafana/provisioning/dashboards/dashboards.yml';
+/** The dashboard row of a fleet's own metrics and its targets' overview. */
+const FLEET_ROW = 'Fleet';
 
 /** Every family the collector pushes (README "Metrics", src/collectors/). */
 const FAMILIES = [
@@ -43,6 +46,11 @@ const REQUIRED_ALERTS = [
   'PostgreSQLTooManyConnections',
   'PostgreSQLDeadlocks',
   'PostgreSQLIdleInTransaction',
+  'PostgreSQLFleetTargetStale',
+  'PostgreSQLFleetRunStale',
+  'PostgreSQLFleetDiscoveryFailing',
+  'PostgreSQLFleetCleanupFailing',
+  'PostgreSQLFleetRunIncomplete',
 ] as const;
 
 function read(file: string): string {
@@ -155,6 +163,17 @@ describe('alerts.yml', () => {
     },
   );
 
+  it("alerts on a stale group once: a fleet's groups are not single-target groups", () => {
+    const expr = (name: string) => rules.find((r) => r.alert === name)?.expr ?? '';
+    expect(expr('PostgreSQLExporterStale')).toMatch(/push_time_seconds\{[^}]*\bfleet=""/);
+    expect(expr('PostgreSQLFleetTargetStale')).toMatch(
+      /push_time_seconds\{[^}]*fleet!="",instance!=""\}/,
+    );
+    expect(expr('PostgreSQLFleetRunStale')).toMatch(
+      /push_time_seconds\{[^}]*fleet!="",instance=""\}/,
+    );
+  });
+
   it('every alert has a firing and a non-firing case in alerts.test.yml', () => {
     const tests = list(record(readYaml(ALERTS_TEST), ALERTS_TEST).tests, 'tests');
     const cases = tests.flatMap((t) =>
@@ -175,6 +194,8 @@ describe('alerts.yml', () => {
 
 interface Target {
   readonly panel: string;
+  /** The title of the row the panel is in ('' above the first row). */
+  readonly row: string;
   /** The panel's datasource, if it names one, else the target's. */
   readonly panelDatasourceUid: unknown;
   readonly datasourceUid: unknown;
@@ -185,17 +206,23 @@ function dashboard(): Record<string, unknown> {
   return record(JSON.parse(read(DASHBOARD)) as unknown, DASHBOARD);
 }
 
-/** Every query target of every panel, rows' nested panels included. */
-function targets(panels: unknown[]): Target[] {
+/**
+ * Every query target of every panel, rows' nested panels included. A panel belongs to the row
+ * before it in the list (an expanded row), or to the row that holds it (a collapsed one).
+ */
+function targets(panels: unknown[], parentRow = ''): Target[] {
+  let row = parentRow;
   return panels.flatMap((raw) => {
     const panel = record(raw, 'panel');
+    if (panel.type === 'row') row = str(panel.title, 'row title');
     const panelDatasource = isRecord(panel.datasource) ? panel.datasource : {};
-    const nested = Array.isArray(panel.panels) ? targets(panel.panels as unknown[]) : [];
+    const nested = Array.isArray(panel.panels) ? targets(panel.panels as unknown[], row) : [];
     const own = (Array.isArray(panel.targets) ? (panel.targets as unknown[]) : []).map((t) => {
       const target = record(t, 'target');
       const datasource = isRecord(target.datasource) ? target.datasource : {};
       return {
         panel: str(panel.title, 'panel title'),
+        row,
         panelDatasourceUid: panel.datasource === undefined ? datasource.uid : panelDatasource.uid,
         datasourceUid: datasource.uid,
         expr: str(target.expr, 'expr'),
@@ -215,45 +242,101 @@ describe('Grafana dashboard', () => {
     expect(all.length).toBeGreaterThan(0);
   });
 
-  it.each(FAMILIES.map((f) => [f]))('queries %s', (family) => {
-    const pattern = new RegExp(`\\b${family}\\{`);
-    expect(all.filter((t) => pattern.test(t.expr)).map((t) => t.panel)).not.toEqual([]);
-  });
+  it.each([...FAMILIES, ...FLEET_FAMILIES.map((f) => f.name)].map((f) => [f]))(
+    'queries %s',
+    (family) => {
+      const pattern = new RegExp(`\\b${family}\\{`);
+      expect(all.filter((t) => pattern.test(t.expr)).map((t) => t.panel)).not.toEqual([]);
+    },
+  );
 
-  it('shows the data freshness', () => {
-    expect(all.map((t) => t.expr)).toContain(
-      'time() - push_time_seconds{job="$job", instance="$instance"}',
+  it("shows the data freshness of the selected targets, the fleet's targets and its runs", () => {
+    const exprs = all.map((t) => t.expr);
+    expect(exprs).toContain(
+      'time() - push_time_seconds{job="$job", fleet=~"$fleet", instance=~"$instance"}',
     );
+    // The fleet's row: every target's last push (instance!=""), and the fleet's own group.
+    expect(exprs.filter((e) => /push_time_seconds\{[^}]*instance!=""/.test(e))).not.toEqual([]);
+    expect(exprs.filter((e) => /push_time_seconds\{[^}]*instance=""/.test(e))).not.toEqual([]);
   });
 
-  it('every target uses the Prometheus datasource and selects $job and $instance', () => {
+  it('has a Fleet row, above the per-target rows', () => {
+    const rows = list(dash.panels, 'panels')
+      .map((p) => record(p, 'panel'))
+      .filter((p) => p.type === 'row')
+      .map((p) => p.title);
+    expect(rows[0]).toBe(FLEET_ROW);
+    expect(all.filter((t) => t.row === FLEET_ROW).length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('every target uses the Prometheus datasource and selects $job, $fleet and its targets', () => {
     for (const target of all) {
-      const where = `${target.panel}: ${target.expr}`;
+      const where = `${target.row} / ${target.panel}: ${target.expr}`;
       expect(target.datasourceUid, where).toBe('prometheus');
       expect(target.panelDatasourceUid, where).toBe('prometheus');
       const selectors = [
         ...target.expr.matchAll(/\b(postgresql_\w+|push_time_seconds)(\{[^}]*\})?/g),
       ];
       expect(selectors, where).not.toEqual([]);
-      for (const [, , matchers] of selectors) {
+      for (const [, family = '', matchers = ''] of selectors) {
         expect(matchers, where).toContain('job="$job"');
-        expect(matchers, where).toContain('instance="$instance"');
+        // A regex, whose All value (.*) matches single-target groups too (no fleet label).
+        expect(matchers, where).toContain('fleet=~"$fleet"');
+        if (target.row !== FLEET_ROW) {
+          // A multi-select: a regex, never instance="$instance".
+          expect(matchers, where).toContain('instance=~"$instance"');
+        } else if (family.startsWith('postgresql_exporter_fleet_')) {
+          // The fleet's own group has no instance.
+          expect(matchers, where).not.toMatch(/\binstance\b/);
+        } else {
+          // Every target of the fleet, or its own group: not the Target selector.
+          expect(matchers, where).not.toContain('$instance');
+        }
       }
       for (const [variable] of target.expr.matchAll(/\$\w+/g)) {
-        expect(['$job', '$instance', '$__rate_interval'], where).toContain(variable);
+        expect(['$job', '$fleet', '$instance', '$__rate_interval'], where).toContain(variable);
       }
     }
   });
 
-  it('has the job and instance variables', () => {
+  it('every query is valid PromQL with the variables at their All values (promtool)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dashboard-promql-'));
+    try {
+      const file = path.join(dir, 'queries.yml');
+      const rules = all.map((target, i) => ({
+        record: `dashboard:query_${i}`,
+        expr: target.expr
+          .replaceAll('$__rate_interval', '1m')
+          .replaceAll('$job', 'postgresql-exporter')
+          .replaceAll('$fleet', '.*')
+          .replaceAll('$instance', '.+'),
+      }));
+      fs.writeFileSync(file, stringify({ groups: [{ name: 'dashboard', rules }] }));
+      expect(promtool('check', 'rules', file)).toContain(`SUCCESS: ${rules.length} rules found`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('has the job, fleet and instance variables', () => {
     const variables = list(record(dash.templating, 'templating').list, 'templating.list').map((v) =>
       record(v, 'variable'),
     );
-    const definition = (name: string) => variables.find((v) => v.name === name)?.definition;
-    expect(definition('job')).toBe('label_values(postgresql_up, job)');
-    expect(definition('instance')).toBe('label_values(postgresql_up{job="$job"}, instance)');
-    for (const variable of variables.filter((v) => v.name === 'job' || v.name === 'instance')) {
-      expect(variable.datasource, String(variable.name)).toMatchObject({ uid: 'prometheus' });
+    const variable = (name: string) => variables.find((v) => v.name === name) ?? {};
+    expect(variables.map((v) => v.name)).toEqual(['job', 'fleet', 'instance']);
+    expect(variable('job').definition).toBe('label_values(postgresql_up, job)');
+    expect(variable('fleet').definition).toBe('label_values(postgresql_up{job="$job"}, fleet)');
+    expect(variable('instance').definition).toBe(
+      'label_values(postgresql_up{job="$job", fleet=~"$fleet"}, instance)',
+    );
+    // Single-target deployments have no fleet label: All must be a regex that matches none.
+    expect(variable('fleet')).toMatchObject({ includeAll: true, multi: true, allValue: '.*' });
+    // All targets: any instance, but never the fleet's own group (no instance).
+    expect(variable('instance')).toMatchObject({ includeAll: true, multi: true, allValue: '.+' });
+    for (const v of variables) {
+      expect(v.datasource, String(v.name)).toMatchObject({ uid: 'prometheus' });
+      const query = record(v.query, `${String(v.name)} query`);
+      expect(query.query, String(v.name)).toBe(v.definition);
     }
   });
 
@@ -380,7 +463,14 @@ describe('docker-compose.yml', () => {
 
   it('has the whole stack', () => {
     expect(names).toEqual(
-      expect.arrayContaining(['postgres', 'pushgateway', 'prometheus', 'grafana', 'collector']),
+      expect.arrayContaining([
+        'postgres',
+        'postgres-b',
+        'pushgateway',
+        'prometheus',
+        'grafana',
+        'collector',
+      ]),
     );
   });
 
@@ -426,7 +516,7 @@ describe('docker-compose.yml', () => {
         }
       }
     }
-    expect(published).toBeGreaterThanOrEqual(4);
+    expect(published).toBeGreaterThanOrEqual(5);
   });
 
   it('mounts only files of the repository that exist', () => {
@@ -464,17 +554,98 @@ describe('docker-compose.yml', () => {
     });
   });
 
-  it('creates example user tables in PostgreSQL on the first start', () => {
-    const initdb = volumes(service('postgres')).find(
-      (v) => v.target === '/docker-entrypoint-initdb.d',
+  it.each(['postgres', 'postgres-b'])(
+    'creates example user tables in %s on the first start',
+    (name) => {
+      const initdb = volumes(service(name)).find((v) => v.target === '/docker-entrypoint-initdb.d');
+      expect(initdb?.source).toBe('./ops/postgres/initdb');
+      const scripts = fs
+        .readdirSync(path.join(ROOT, initdb!.source))
+        .filter((f) => f.endsWith('.sql'));
+      expect(scripts).not.toEqual([]);
+      const sql = scripts.map((f) => read(path.join(initdb!.source, f))).join('\n');
+      expect(sql).toMatch(/\bCREATE TABLE\b/i);
+    },
+  );
+
+  describe('a fleet of two', () => {
+    const postgresServices = names.filter((n) =>
+      str(service(n).image, `${n} image`).startsWith('postgres:'),
     );
-    expect(initdb?.source).toBe('./ops/postgres/initdb');
-    const scripts = fs
-      .readdirSync(path.join(ROOT, initdb!.source))
-      .filter((f) => f.endsWith('.sql'));
-    expect(scripts).not.toEqual([]);
-    const sql = scripts.map((f) => read(path.join(initdb!.source, f))).join('\n');
-    expect(sql).toMatch(/\bCREATE TABLE\b/i);
+    const major = (name: string) => /^postgres:(\d+)/.exec(str(service(name).image, name))?.[1];
+    const targetsFile = () => collectorEnv().TARGETS_FILE ?? '';
+    const fileTargets = () =>
+      list(record(readYaml(targetsFile()), targetsFile()).targets, 'targets').map((t) =>
+        record(t, 'target'),
+      );
+    /** The compose variable a service or the collector passes as `variable`: ${NAME:-…}. */
+    const composeVariable = (name: string, variable: string) => {
+      const value = Object.fromEntries(environment(service(name)))[variable] ?? '';
+      return /^\$\{([A-Za-z_][A-Za-z0-9_]*)/.exec(value)?.[1];
+    };
+
+    it('runs two PostgreSQL servers of different majors, the second on 127.0.0.1:5433', () => {
+      expect(postgresServices).toEqual(['postgres', 'postgres-b']);
+      expect(new Set(postgresServices.map(major)).size).toBe(2);
+      expect(service('postgres-b').ports).toEqual(['127.0.0.1:5433:5432']);
+      for (const name of postgresServices) {
+        expect(dependencies(service('collector')), name).toContainEqual([name, 'service_healthy']);
+      }
+    });
+
+    it('collects both through targets/compose.yml, a fleet of its own', () => {
+      const env = collectorEnv();
+      expect(env.TARGETS_FILE).toBe('targets/compose.yml');
+      expect(fs.existsSync(path.join(ROOT, targetsFile()))).toBe(true);
+      // No single-target variable beside TARGETS_FILE (the function refuses them).
+      expect(Object.keys(env).filter((v) => v.startsWith('POSTGRESQL_'))).toEqual([]);
+      const fleet = loadConfig(env).fleet;
+      expect(fleet).toMatchObject({ targetsFile: 'targets/compose.yml', name: 'compose' });
+      expect(fleet?.mode).toBe('inline');
+    });
+
+    it('names every PostgreSQL service once, in the format of the issue', () => {
+      const targets = fileTargets();
+      const known = [
+        'name',
+        'host',
+        'port',
+        'database',
+        'username',
+        'password_env',
+        'ssl',
+        'labels',
+      ];
+      for (const target of targets) {
+        expect(
+          Object.keys(target).filter((k) => !known.includes(k)),
+          String(target.name),
+        ).toEqual([]);
+        // The port inside the compose network, whatever the host publishes.
+        expect(target.port, String(target.name)).toBe(5432);
+        expect(target.ssl, String(target.name)).toBe('disable');
+        const labels = record(target.labels ?? {}, `${String(target.name)} labels`);
+        expect(Object.keys(labels), String(target.name)).not.toContain(FLEET_LABEL);
+        expect(Object.keys(labels), String(target.name)).not.toContain('app');
+      }
+      const names = targets.map((t) => t.name);
+      expect(new Set(names).size).toBe(names.length);
+      expect(targets.map((t) => t.host).sort()).toEqual([...postgresServices].sort());
+    });
+
+    it("gives each target its own server's password, from the environment only", () => {
+      for (const target of fileTargets()) {
+        const where = String(target.name);
+        expect(target, where).not.toHaveProperty('password');
+        const variable = str(target.password_env, `${where} password_env`);
+        // The collector sets it from the same compose variable as the server's own password.
+        const server = composeVariable(str(target.host, `${where} host`), 'POSTGRES_PASSWORD');
+        expect(server, where).toBeDefined();
+        expect(composeVariable('collector', variable), where).toBe(server);
+      }
+      const servers = postgresServices.map((n) => composeVariable(n, 'POSTGRES_PASSWORD'));
+      expect(new Set(servers).size, 'one password variable per server').toBe(servers.length);
+    });
   });
 
   it('every dashboard query selects a family the collector, as composed, pushes', async () => {
@@ -490,6 +661,8 @@ describe('docker-compose.yml', () => {
       // The Pushgateway's own, per group.
       'push_time_seconds',
       'push_failure_time_seconds',
+      // The fleet's own group.
+      ...(config.fleet === undefined ? [] : FLEET_FAMILIES.map((f) => f.name)),
     ]);
     const file = config.collectors.customQueriesFile;
     for (const query of file === undefined ? [] : parseCustomQueries(file, read(file))) {
@@ -550,7 +723,7 @@ describe('docker-compose.yml', () => {
         return { status: result.status, calls };
       };
       const install = 'npm ci --no-audit --no-fund';
-      const offline = 'npx serverless offline start';
+      const offline = 'npx serverless offline start --localEnvironment';
       fs.writeFileSync(path.join(app, 'package-lock.json'), '{"lockfileVersion":3}\n');
       // A failed install starts nothing and is retried on the next start.
       expect(start({ FAIL_NPM: '1' })).toEqual({ status: 1, calls: [install] });
