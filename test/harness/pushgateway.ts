@@ -39,7 +39,14 @@ export function pushgatewayBinary(): string {
 export async function startPushgateway(
   options: {
     binary?: string;
+    /** Extra flags, e.g. `--push.disable-consistency-check`. */
     args?: string[];
+    /**
+     * The persistence file to load and write (kept by stop(), unlike the temp
+     * dir): a benchmark fills a Pushgateway once and restarts it with other
+     * flags on the same groups. Default: a new file in the temp dir.
+     */
+    persistenceFile?: string;
     scheme?: 'http' | 'https';
     /**
      * Whether the server at `url` is ready; default: plain GET /-/ready. Needed
@@ -58,7 +65,7 @@ export async function startPushgateway(
     binary,
     [
       `--web.listen-address=${address}`,
-      `--persistence.file=${path.join(dir, 'pushgateway.data')}`,
+      `--persistence.file=${options.persistenceFile ?? path.join(dir, 'pushgateway.data')}`,
       ...(options.args ?? []),
     ],
     { stdio: ['ignore', log, log] },
