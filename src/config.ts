@@ -48,6 +48,7 @@ export const ENV = {
   fleetMode: 'FLEET_MODE',
   fleetConcurrency: 'FLEET_CONCURRENCY',
   fleetTargetFunction: 'FLEET_TARGET_FUNCTION',
+  fleetCleanupForce: 'FLEET_CLEANUP_FORCE',
 } as const;
 
 export const DEFAULTS = {
@@ -188,6 +189,8 @@ export interface FleetConfig {
   readonly concurrency: number;
   /** The per-target function (name or ARN), fan-out only. */
   readonly targetFunction: string | undefined;
+  /** Delete stale groups even past the clean-up cap (src/fleet/stale.ts): a confirmed shrink. */
+  readonly cleanupForce: boolean;
 }
 
 export interface Config {
@@ -578,7 +581,13 @@ export function isFleet(env: Env): boolean {
 function fleet(env: Env): FleetConfig | undefined {
   const targetsFile = read(env, ENV.targetsFile);
   const rds = rdsDiscovery(env);
-  const fleetOnly = [ENV.fleetName, ENV.fleetMode, ENV.fleetConcurrency, ENV.fleetTargetFunction];
+  const fleetOnly = [
+    ENV.fleetName,
+    ENV.fleetMode,
+    ENV.fleetConcurrency,
+    ENV.fleetTargetFunction,
+    ENV.fleetCleanupForce,
+  ];
   if (targetsFile === undefined && rds === undefined) {
     const stray = fleetOnly.find((name) => read(env, name) !== undefined);
     if (stray !== undefined) {
@@ -620,6 +629,7 @@ function fleet(env: Env): FleetConfig | undefined {
     concurrency:
       integer(env, ENV.fleetConcurrency, 1, MAX_FLEET_CONCURRENCY) ?? DEFAULTS.fleetConcurrency,
     targetFunction,
+    cleanupForce: boolean(env, ENV.fleetCleanupForce) ?? false,
   };
 }
 

@@ -28,7 +28,7 @@ import { planFleet, planTarget, type FleetPlan, type PlannedTarget } from './pla
 import { pool } from './pool.js';
 import type { DiscoveryResult, RdsDiscovery } from './rds.js';
 import { rdsDiscovery } from './rds.js';
-import { staleGroups } from './stale.js';
+import { planCleanup } from './stale.js';
 
 /** One target's outcome in a fleet run. */
 export interface TargetOutcome {
@@ -51,6 +51,8 @@ export interface FleetSummary {
   readonly invokeFailures: number;
   readonly skipped: readonly { readonly name: string; readonly reason: string }[];
   readonly deletedGroups: readonly string[];
+  /** Why stale groups were kept this run (the clean-up cap), per Pushgateway. */
+  readonly staleGroupsKept?: readonly string[];
   readonly cleanup: boolean;
   readonly cleanupError?: string;
   readonly discovery?: {
@@ -206,39 +208,61 @@ async function invokeOne(
   }
 }
 
+/** What stale clean-up did: groups deleted, and why any were kept. */
+interface CleanupOutcome {
+  readonly deleted: string[];
+  /** Why stale groups were kept (the cap), per Pushgateway. */
+  readonly held: string[];
+}
+
 /**
- * Deletes the groups of this fleet whose target is not in `names`: only
- * groups with this job and this fleet label and an instance, never another
- * job's, another fleet's, or the fleet's own group.
+ * On every Pushgateway of the fleet, deletes the groups of this fleet whose
+ * target is gone or now pushed to another one, or pushed under labels it no
+ * longer has: only groups with this job, this fleet label and an instance,
+ * never another job's, another fleet's, or the fleet's own group. The cap of
+ * planCleanup keeps them all when the list looks wrong (FLEET_CLEANUP_FORCE
+ * overrides it).
  */
 async function deleteStale(
   fleetPlan: FleetPlan,
-  names: ReadonlySet<string>,
+  targets: readonly PlannedTarget[],
   deadline: number,
   deps: FleetDependencies,
-): Promise<string[]> {
+): Promise<CleanupOutcome> {
   const { pushgateway } = fleetPlan.config;
-  const access = { url: pushgateway.url, auth: pushgateway.auth, caFile: pushgateway.caFile };
-  const groups: GroupLabels[] = await (deps.listGroups ?? listGroups)({
-    ...access,
-    timeoutMs: within(pushgateway.timeoutMs, deadline),
-  });
-  const stale = staleGroups(groups, {
-    job: pushgateway.job,
-    fleet: fleetPlan.fleet.name,
-    instances: names,
-  });
-  const deleted: string[] = [];
-  for (const key of stale) {
-    await (deps.deleteGroup ?? deleteGroup)({
+  const outcome: CleanupOutcome = { deleted: [], held: [] };
+  for (const url of pushgateway.urls) {
+    const here = targets.filter((t) => t.plan.config.pushgateway.url === url);
+    const labels = new Map(
+      here.map((t) => [t.spec.name, { instance: t.spec.name, ...t.plan.target.labels }]),
+    );
+    const access = { url, auth: pushgateway.auth, caFile: pushgateway.caFile };
+    const groups: GroupLabels[] = await (deps.listGroups ?? listGroups)({
       ...access,
-      key,
-      timeoutMs: pushgateway.timeoutMs,
-      deadline,
+      timeoutMs: within(pushgateway.timeoutMs, deadline),
     });
-    deleted.push(key.labels.instance ?? '');
+    const cleanup = planCleanup(
+      groups,
+      {
+        job: pushgateway.job,
+        fleet: fleetPlan.fleet.name,
+        instances: new Set(labels.keys()),
+        labels,
+      },
+      { force: fleetPlan.fleet.cleanupForce },
+    );
+    if (cleanup.held !== undefined) outcome.held.push(`${displayUrl(url)}: ${cleanup.held}`);
+    for (const key of cleanup.remove) {
+      await (deps.deleteGroup ?? deleteGroup)({
+        ...access,
+        key,
+        timeoutMs: pushgateway.timeoutMs,
+        deadline,
+      });
+      outcome.deleted.push(key.labels.instance ?? '');
+    }
   }
-  return deleted;
+  return outcome;
 }
 
 /** The group of the fleet's own metrics: job and fleet, no instance (stale clean-up skips it). */
@@ -262,7 +286,10 @@ export async function runFleet(
   const log = deps.log ?? createLogger();
   const { config, fleet } = fleetPlan;
   const { pushgateway } = config;
-  log.hide(...fleetPlan.secrets, ...credentialForms(pushgateway.url, pushgateway.auth));
+  log.hide(
+    ...fleetPlan.secrets,
+    ...pushgateway.urls.flatMap((url) => credentialForms(url, pushgateway.auth)),
+  );
   const deadline = deps.deadline ?? Date.now() + 60_000;
   const targetsEnd = deadline - tailReserve(deadline, pushgateway.timeoutMs);
 
@@ -287,10 +314,13 @@ export async function runFleet(
 
   let deletedGroups: string[] = [];
   let cleanupError: string | undefined;
+  let held: string[] = [];
   if (authoritative) {
     try {
-      const names = new Set(targets.map((t) => t.spec.name));
-      deletedGroups = await deleteStale(fleetPlan, names, deadline, deps);
+      const cleanup = await deleteStale(fleetPlan, targets, deadline, deps);
+      deletedGroups = cleanup.deleted;
+      held = cleanup.held;
+      if (held.length > 0) log.error('stale groups kept', { held });
     } catch (error) {
       cleanupError = clip(log.redact(describeError(error)));
     }
@@ -312,6 +342,7 @@ export async function runFleet(
     invokeFailures: fleet.mode === 'fanout' ? failed.length : 0,
     deleted: deletedGroups.length,
     cleanup: cleanupError === undefined,
+    held: held.length > 0,
     discovery:
       discovery === undefined
         ? undefined
@@ -351,6 +382,7 @@ export async function runFleet(
     invokeFailures: report.invokeFailures,
     skipped,
     deletedGroups,
+    ...(held.length > 0 ? { staleGroupsKept: held } : {}),
     cleanup: report.cleanup,
     ...(cleanupError === undefined ? {} : { cleanupError }),
     ...(discovery === undefined

@@ -54,6 +54,12 @@ export const FLEET_CLEANUP_SUCCESS_METRIC = {
   labelNames: [],
 } as const;
 
+export const FLEET_CLEANUP_HELD_METRIC = {
+  name: 'postgresql_exporter_fleet_cleanup_held',
+  help: 'Whether stale groups were kept this run (1) because deleting them would remove more than half of the fleet, or all of it; FLEET_CLEANUP_FORCE=true deletes them.',
+  labelNames: [],
+} as const;
+
 export const FLEET_DISCOVERY_SUCCESS_METRIC = {
   name: 'postgresql_exporter_fleet_discovery_success',
   help: 'Whether RDS discovery succeeded in this run (1) or failed and the last good list was used (0).',
@@ -88,6 +94,7 @@ export const FLEET_FAMILIES: readonly MetricDefinition<string>[] = [
   FLEET_INVOKE_FAILURES_METRIC,
   FLEET_GROUPS_DELETED_METRIC,
   FLEET_CLEANUP_SUCCESS_METRIC,
+  FLEET_CLEANUP_HELD_METRIC,
   FLEET_DISCOVERY_SUCCESS_METRIC,
   FLEET_DISCOVERY_DURATION_METRIC,
   FLEET_DISCOVERY_LAST_SUCCESS_METRIC,
@@ -106,6 +113,8 @@ export interface FleetReport {
   readonly invokeFailures: number;
   readonly deleted: number;
   readonly cleanup: boolean;
+  /** Stale groups were kept by the clean-up cap. */
+  readonly held: boolean;
   /** Undefined when discovery is off. */
   readonly discovery:
     | { readonly fresh: boolean; readonly durationMs: number; readonly lastSuccess?: number }
@@ -130,6 +139,7 @@ export function recordFleetMetrics(registry: Registry, report: FleetReport): voi
   }
   addGauge(registry, FLEET_GROUPS_DELETED_METRIC, one(report.deleted));
   addGauge(registry, FLEET_CLEANUP_SUCCESS_METRIC, one(report.cleanup ? 1 : 0));
+  addGauge(registry, FLEET_CLEANUP_HELD_METRIC, one(report.held ? 1 : 0));
   const { discovery } = report;
   if (discovery !== undefined) {
     addGauge(registry, FLEET_DISCOVERY_SUCCESS_METRIC, one(discovery.fresh ? 1 : 0));

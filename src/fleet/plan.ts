@@ -20,6 +20,7 @@ import { ConfigError, TargetsError } from '../errors.js';
 import { customCollectors, planFor, type RunPlan } from '../plan.js';
 import type { Target } from '../target.js';
 import { passwordFromEnv, targetWhere, type KnownNames, type TargetSpec } from './spec.js';
+import { assignPushgateway } from './shard.js';
 import { loadTargetsFile } from './targets_file.js';
 
 export interface FleetPlan {
@@ -171,8 +172,17 @@ export function planTarget(fleetPlan: FleetPlan, spec: TargetSpec): RunPlan {
     const { enable, disable } = switches(config, spec);
     collectors = [...selectCollectors(enable, disable), ...fleetPlan.custom];
   }
+  // Its one Pushgateway, when the fleet has several: the same one every run.
+  const { urls } = config.pushgateway;
+  const own =
+    urls.length > 1
+      ? {
+          ...config,
+          pushgateway: { ...config.pushgateway, url: assignPushgateway(spec.name, urls) },
+        }
+      : config;
   try {
-    return planFor(config, target, collectors, `${where} (or ${ENV.pushgatewayLabels})`);
+    return planFor(own, target, collectors, `${where} (or ${ENV.pushgatewayLabels})`);
   } catch (error) {
     if (error instanceof ConfigError) throw new TargetsError(error.message, { cause: error });
     throw error;
