@@ -305,7 +305,8 @@ export function rdsTargets(
       username: found.username,
       credentials: found.credentials,
       // The RDS CA bundle is the deployment's POSTGRESQL_SSL_ROOT_CERT, applied with it.
-      ssl: 'verify-full',
+      // The deployment's POSTGRESQL_SSL, else verify-full for an RDS endpoint (loopback: disable).
+      ssl: undefined,
       sslRootCert: undefined,
       labels: labels(instance, config.labelTags),
       collectors: { enable: [], disable: [] },

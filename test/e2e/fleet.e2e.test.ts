@@ -11,14 +11,21 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { DescribeDBInstancesCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { closeKeptConnection } from '../../src/db.js';
-import { collectFleet, type FleetSummary } from '../../src/fleet/fleet.js';
+import { collectFleet, type FleetDependencies, type FleetSummary } from '../../src/fleet/fleet.js';
+import { rdsDiscovery } from '../../src/fleet/rds.js';
+import { secretsManagerSource } from '../../src/secrets.js';
 import { createLogger } from '../../src/logger.js';
 import { servers, uniqueJob } from '../harness/context.js';
 import { parseExposition, select, type ParsedExposition } from '../harness/exposition.js';
 import { freePort, listenOnLoopback } from '../harness/ports.js';
 import { postgresBinDir, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { instancePages, MONITORED, rdsInstance } from '../harness/rds-fixtures.js';
 
 const MAJORS = [13, 16, 18] as const;
 const MONITOR = 'fleet_monitor';
@@ -127,13 +134,16 @@ async function pushRaw(labels: string, body: string): Promise<void> {
 /** One fleet run, its log lines captured; no password in any of them. */
 async function runFleetOnce(
   env: Record<string, string>,
+  deps: FleetDependencies = {},
 ): Promise<{ summary?: FleetSummary; error?: unknown; ms: number; lines: string[] }> {
   const lines: string[] = [];
   const log = createLogger({ write: (line) => lines.push(line) });
   const started = Date.now();
   let outcome: { summary?: FleetSummary; error?: unknown };
   try {
-    outcome = { summary: await collectFleet(env, { log, deadline: Date.now() + 30_000 }) };
+    outcome = {
+      summary: await collectFleet(env, { log, deadline: Date.now() + 30_000, ...deps }),
+    };
   } catch (error) {
     outcome = { error };
   }
@@ -166,9 +176,14 @@ describe('an inline fleet of real servers', () => {
       expect(up[0]?.labels.major).toBe(m.name.slice(2));
       const version = select(metrics, 'postgresql_version_info', { job, instance: m.name });
       expect(version.length).toBe(1);
-      // Each group holds its own server's numbers.
+      // Each group holds its own server's numbers: its major, and the seed's families.
+      const versionNum = select(metrics, 'postgresql_server_version_num', {
+        instance: m.name,
+        fleet,
+      });
+      expect(Math.floor((versionNum[0]?.value ?? 0) / 10_000)).toBe(Number(m.name.slice(2)));
       expect(
-        select(metrics, 'postgresql_stat_database_xact_commit', { instance: m.name }).length,
+        select(metrics, 'postgresql_stat_database', { instance: m.name, fleet }).length,
       ).toBeGreaterThan(0);
     }
     for (const bad of ['stopped', 'silent']) {
@@ -248,5 +263,116 @@ describe('an inline fleet of real servers', () => {
         .map((s) => `${s.labels.instance ?? ''}=${s.value}`)
         .sort();
     expect(times(after)).toEqual(times(before));
+  });
+});
+
+describe('a fleet discovered through the RDS API (stubbed at the SDK), of real servers', () => {
+  const rds = mockClient(RDSClient);
+  const secretsManager = mockClient(SecretsManagerClient);
+  const job = uniqueJob('rds');
+  const fleet = `rds-${randomBytes(3).toString('hex')}`;
+  const secretArn = (name: string) =>
+    `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}`;
+  let account: DBInstance[] = [];
+  const env = () => ({
+    TARGETS_RDS_TAG: 'monitoring=pushgateway',
+    TARGETS_RDS_LABEL_TAGS: 'team',
+    FLEET_NAME: fleet,
+    PUSHGATEWAY_URL: servers().pushgatewayUrl,
+    PUSHGATEWAY_JOB: job,
+    AWS_REGION: 'eu-west-1',
+    POSTGRESQL_KEEP_CONNECTION_SECONDS: '0',
+  });
+  // One discovery for the whole describe, as a warm container keeps it; no cache, so every run asks.
+  let discovery: ReturnType<typeof rdsDiscovery>;
+  const secrets = secretsManagerSource({ ttlMs: 0 });
+
+  beforeAll(() => {
+    account = members.map((m) =>
+      rdsInstance({
+        id: `db-${m.name}`,
+        port: m.port,
+        tags: {
+          ...MONITORED,
+          team: `team-${m.name}`,
+          'postgresql-exporter-secret': secretArn(m.name),
+        },
+      }),
+    );
+    // Not targets: an untagged instance, and a stopped one.
+    account.push(rdsInstance({ id: 'untagged', port: members[0]!.port, tags: {} }));
+    account.push(rdsInstance({ id: 'stopped-db', port: stoppedPort, status: 'stopped' }));
+    rds.on(DescribeDBInstancesCommand).callsFake(instancePages(() => account, 2));
+    secretsManager.on(GetSecretValueCommand).callsFake((input: { SecretId?: string }) => {
+      const m = members.find((member) => secretArn(member.name) === input.SecretId);
+      if (m === undefined) throw new Error(`ResourceNotFoundException: ${input.SecretId ?? ''}`);
+      return {
+        SecretString: JSON.stringify({ username: MONITOR, password: m.password }),
+      };
+    });
+    const rdsConfig = loadConfig(env()).fleet?.rds;
+    if (rdsConfig === undefined) throw new Error('no discovery settings');
+    discovery = rdsDiscovery(rdsConfig, { ttlMs: 0 });
+  });
+
+  afterAll(() => {
+    rds.restore();
+    secretsManager.restore();
+  });
+
+  const ups = async () =>
+    select(await gateway(), 'postgresql_up', { job, fleet })
+      .map((s) => `${s.labels.instance ?? ''}=${s.value}`)
+      .sort();
+
+  it('finds the tagged instances over several pages and pushes each, with its tag as a label', async () => {
+    const { summary, error } = await runFleetOnce(env(), { discovery, secrets });
+    expect(error).toBeUndefined();
+    expect(summary?.targets).toBe(3);
+    expect(await ups()).toEqual(members.map((m) => `db-${m.name}=1`).sort());
+    const up = select(await gateway(), 'postgresql_up', {
+      job,
+      instance: `db-${members[0]!.name}`,
+    });
+    expect(up[0]?.labels.team).toBe(`team-${members[0]!.name}`);
+    // Pages of 2: three calls for 5 instances.
+    expect(rds.commandCalls(DescribeDBInstancesCommand).length).toBe(3);
+  });
+
+  it('keeps the last good list when the API throttles, and deletes nothing', async () => {
+    // A leftover group of this fleet that the next good discovery will delete.
+    await pushRaw(
+      `job/${job}/instance/db-gone/app/prometheus-postgresql-exporter/fleet/${fleet}`,
+      'leftover_metric 1\n',
+    );
+    rds
+      .on(DescribeDBInstancesCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const { summary, error } = await runFleetOnce(env(), { discovery, secrets });
+    expect(error).toBeUndefined();
+    expect(summary?.discovery?.fresh).toBe(false);
+    expect(summary?.deletedGroups).toEqual([]);
+    expect(summary?.targets).toBe(3);
+    expect(
+      select(await gateway(), 'leftover_metric', { job, fleet, instance: 'db-gone' }),
+    ).toHaveLength(1);
+    const metrics = await gateway();
+    expect(
+      select(metrics, 'postgresql_exporter_fleet_discovery_success', { job, fleet }).map(
+        (s) => s.value,
+      ),
+    ).toEqual([0]);
+  });
+
+  it('deletes the group of an instance that vanished once discovery works again', async () => {
+    account = account.filter((i) => i.DBInstanceIdentifier !== `db-${members[1]!.name}`);
+    rds.on(DescribeDBInstancesCommand).callsFake(instancePages(() => account, 2));
+    const { summary, error } = await runFleetOnce(env(), { discovery, secrets });
+    expect(error).toBeUndefined();
+    expect(summary?.discovery?.fresh).toBe(true);
+    expect([...(summary?.deletedGroups ?? [])].sort()).toEqual(
+      ['db-gone', `db-${members[1]!.name}`].sort(),
+    );
+    expect(await ups()).toEqual([members[0]!, members[2]!].map((m) => `db-${m.name}=1`).sort());
   });
 });

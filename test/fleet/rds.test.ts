@@ -102,7 +102,7 @@ describe('rdsDiscovery: listing', () => {
         database: 'orders',
         username: undefined,
         credentials: { kind: 'secret', secretId: 'orders-secret' },
-        ssl: 'verify-full',
+        ssl: undefined,
         sslRootCert: undefined,
         labels: {},
         collectors: { enable: [], disable: [] },
