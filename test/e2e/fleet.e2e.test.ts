@@ -69,7 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await closeKeptConnection();
   for (const socket of silentSockets) socket.destroy();
-  await new Promise((resolve) => silent?.close(resolve));
+  await new Promise((resolve) => silent.close(resolve));
   await Promise.all(pgs.map((server) => server.stop()));
   fs.rmSync(dir, { recursive: true, force: true });
 });
