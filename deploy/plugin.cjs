@@ -3,7 +3,9 @@
 // command alike (invoke local, offline, print, remove):
 //
 // - checks that only packaging and deploying need: PUSHGATEWAY_URL, which a
-//   local run may take from elsewhere, but a deployed function must have;
+//   local run may take from elsewhere, but a deployed function must have, and
+//   TARGETS_FILE, which a local run may read from anywhere, but a deployed
+//   function only from its package;
 // - removing serverless-esbuild's zip staging folder from the temp directory.
 'use strict';
 
@@ -14,6 +16,9 @@ const process = require('node:process');
 const { URL } = require('node:url');
 
 const PUSHGATEWAY_URL = 'PUSHGATEWAY_URL';
+const TARGETS_FILE = 'TARGETS_FILE';
+/** The folder serverless.yml packages for targets files (package.patterns). */
+const TARGETS_FOLDER = 'targets';
 
 /**
  * PUSHGATEWAY_URL as the deployed function reads it: required, http or https,
@@ -38,6 +43,30 @@ function pushgatewayUrlProblem(value) {
   }
   if (url.search !== '' || url.hash !== '') {
     return `${PUSHGATEWAY_URL} must not have a query string or fragment`;
+  }
+  return undefined;
+}
+
+/**
+ * TARGETS_FILE as the deployed function reads it, relative to its root: it
+ * must be a file under targets/, the folder packaged with it. Returns the
+ * problem, or undefined when it is unset.
+ */
+function targetsFileProblem(value) {
+  const raw = value === undefined || value === null ? '' : String(value).trim();
+  if (raw === '') return undefined;
+  const relative = path.posix.normalize(raw);
+  const segments = relative.split('/');
+  if (
+    path.posix.isAbsolute(relative) ||
+    segments[0] !== TARGETS_FOLDER ||
+    segments.length < 2 ||
+    segments.some((segment) => segment.startsWith('.'))
+  ) {
+    return (
+      `${TARGETS_FILE} must be a file under ${TARGETS_FOLDER}/, which is packaged with the ` +
+      `function (no hidden folder), e.g. ${TARGETS_FOLDER}/fleet.yml; got "${raw}"`
+    );
   }
   return undefined;
 }
@@ -77,7 +106,9 @@ class DeployPlugin {
         ...service.provider.environment,
         ...(service.getFunction(name).environment ?? {}),
       };
-      const problem = pushgatewayUrlProblem(environment[PUSHGATEWAY_URL]);
+      const problem =
+        pushgatewayUrlProblem(environment[PUSHGATEWAY_URL]) ??
+        targetsFileProblem(environment[TARGETS_FILE]);
       if (problem !== undefined) this.fail(problem);
     }
   }

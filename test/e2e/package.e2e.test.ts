@@ -1,14 +1,16 @@
 /**
  * `serverless package` and the CloudFormation template it writes: the
  * schedule, the function's limits and the IAM policy, for the default, the
- * SCHEDULE variable, --param and a stage; what it must refuse (deploy too);
- * and that it leaves nothing in the temp directory.
+ * SCHEDULE variable, --param and a stage; a fleet's functions and their
+ * roles, inline and fanned out; what it must refuse (deploy too); and that it
+ * leaves nothing in the temp directory.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import * as prettier from 'prettier';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cleanEnv, runCommand } from '../harness/command.js';
 import { runEnv } from '../harness/context.js';
 
@@ -27,6 +29,21 @@ function tempDir(prefix: string): string {
 /** Package and deploy refuse a function without it; the tests that package give one. */
 const PUSHGATEWAY_URL = 'https://pushgateway.example.com:9091';
 
+/**
+ * cleanEnv without the fleet settings of the developer's shell, which it
+ * keeps: a single-target test stays one. An empty value would not do: an
+ * empty LAMBDA_TARGET_TIMEOUT is a value, and refused.
+ */
+function packageEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const result = cleanEnv({ PUSHGATEWAY_URL, ...env });
+  for (const name of Object.keys(result)) {
+    if (/^(TARGETS_|FLEET_|LAMBDA_TARGET_)/.test(name) && !(name in env)) {
+      Reflect.deleteProperty(result, name);
+    }
+  }
+  return result;
+}
+
 interface Resource {
   Type: string;
   Properties: Record<string, unknown>;
@@ -41,17 +58,23 @@ interface Statement {
   Condition?: unknown;
 }
 
-async function packaged(args: string[] = [], env: Record<string, string> = {}) {
+/** `serverless package` into a fresh folder: the folder and the template it wrote. */
+async function packageTemplate(args: string[], env: Record<string, string>) {
   const dir = tempDir('sls-package-');
   const result = await runCommand(
     'node_modules/.bin/serverless',
     ['package', '--package', dir, ...args],
-    cleanEnv({ PUSHGATEWAY_URL, ...env }),
+    packageEnv(env),
   );
   expect(result.code, result.stdout + result.stderr).toBe(0);
   const template = JSON.parse(
     fs.readFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
   ) as Template;
+  return { dir, template };
+}
+
+async function packaged(args: string[] = [], env: Record<string, string> = {}) {
+  const { dir, template } = await packageTemplate(args, env);
   const ofType = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
   const one = (type: string) => {
     const found = ofType(type);
@@ -77,7 +100,7 @@ async function refused(args: string[], env: Record<string, string> = {}, command
   const result = await runCommand(
     'node_modules/.bin/serverless',
     [...command, ...args],
-    cleanEnv({ PUSHGATEWAY_URL, ...env }),
+    packageEnv(env),
   );
   expect(result.code).not.toBe(0);
   return result.stdout + result.stderr;
@@ -411,6 +434,665 @@ describe('serverless package', () => {
     expect(result.stdout + result.stderr).toContain('PUSHGATEWAY_URL: is required');
     expect(result.stdout + result.stderr).toContain('ConfigError');
     expect(result.stdout + result.stderr).not.toContain('serverless.yml: PUSHGATEWAY_URL');
+  });
+});
+
+/**
+ * The template with what changes on every build taken out: the artifact's
+ * path (a timestamp) and the code hash, also part of the version's logical id.
+ * Formatted as Prettier formats JSON, so that `npm run format` leaves the file be.
+ */
+async function stableTemplate(template: Template, file: string): Promise<string> {
+  const text = JSON.stringify(template, null, 2)
+    .replace(/LambdaVersion[A-Za-z0-9]+/g, 'LambdaVersion<code hash>')
+    .replace(/"CodeSha256": "[^"]*"/g, '"CodeSha256": "<code hash>"')
+    .replace(/"S3Key": "[^"]*"/g, '"S3Key": "<artifact>"');
+  return prettier.format(text, { ...(await prettier.resolveConfig(file)), filepath: file });
+}
+
+const GOLDEN_SINGLE_TARGET = path.resolve('test/e2e/golden/single-target.template.json');
+
+describe('serverless package, one target', () => {
+  it('writes the template it wrote before fleets existed, byte for byte but for the code hash', async () => {
+    // The golden file was written by the serverless.yml and deploy/ of before the fleet: a
+    // deliberate change to the single-target deployment updates it with `vitest run -u`.
+    const { template } = await packageTemplate([], {});
+    await expect(await stableTemplate(template, GOLDEN_SINGLE_TARGET)).toMatchFileSnapshot(
+      GOLDEN_SINGLE_TARGET,
+    );
+    const types = Object.values(template.Resources).map((r) => r.Type);
+    expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(1);
+    expect(types.filter((t) => t === 'AWS::IAM::Role')).toHaveLength(1);
+    expect(template.Resources.IamRoleLambdaExecution).toBeDefined();
+  });
+});
+
+// ---------------------------------------------------------------------------
+// A fleet.
+
+const ACCOUNT = '123456789012';
+const secret = (name: string) => `arn:aws:secretsmanager:eu-west-1:${ACCOUNT}:secret:${name}`;
+const ORDERS_SECRET = secret('fleet/orders-AbCdEf');
+const BILLING_SECRET = secret('fleet/billing-GhIjKl');
+const DISCOVERED_PREFIX = secret('rds-monitor/');
+const KMS_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+const RESOURCE_ID = 'db-ABCDEFGHIJKLMNOPQRSTUVWXY1';
+
+/** Two targets, each with the full ARN of its secret. */
+const TWO_SECRETS = `targets:
+  - name: orders
+    host: orders.abcdefghijkl.eu-west-1.rds.amazonaws.com
+    secret_id: ${ORDERS_SECRET}
+  - name: billing
+    host: billing.abcdefghijkl.eu-west-1.rds.amazonaws.com
+    secret_id: ${BILLING_SECRET}
+`;
+
+/** Every way the file can name a target's credentials. */
+const EVERY_CREDENTIAL = `${TWO_SECRETS}  - name: reports
+    host: reports.abcdefghijkl.eu-west-1.rds.amazonaws.com
+    username: exporter_monitor
+    iam_auth: true
+    rds_resource_id: ${RESOURCE_ID}
+  - name: legacy
+    host: legacy.internal.example.com
+    password_env: LEGACY_PG_PASSWORD
+`;
+
+/** A test-only value, in the environment the way a deployer would export it. */
+const LEGACY_PASSWORD = 'test-only-not-a-real-password';
+
+/**
+ * Targets files of the test in targets/, the packaged folder a deployed
+ * TARGETS_FILE must be in: one folder per file, removed after each test so
+ * that no other package holds them.
+ */
+const targetsDirs: string[] = [];
+let madeTargetsFolder = false;
+afterEach(() => {
+  for (const dir of targetsDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+afterAll(() => {
+  if (madeTargetsFolder) fs.rmSync('targets', { recursive: true, force: true });
+});
+
+/** Writes a targets file under targets/ and returns TARGETS_FILE for it. */
+function targetsFile(yaml: string): string {
+  if (!fs.existsSync('targets')) {
+    fs.mkdirSync('targets');
+    madeTargetsFolder = true;
+  }
+  const dir = fs.mkdtempSync(path.join('targets', 'package-e2e-'));
+  targetsDirs.push(dir);
+  fs.writeFileSync(path.join(dir, 'fleet.yml'), yaml);
+  return path.join(dir, 'fleet.yml');
+}
+
+/** Fan-out packages handlers/target.ts, the lead's per-target handler. */
+function expectTargetHandler() {
+  expect(fs.existsSync('handlers/target.ts'), 'handlers/target.ts, the per-target handler').toBe(
+    true,
+  );
+}
+
+interface PackagedFunction {
+  properties: Record<string, unknown>;
+  environment: Record<string, string>;
+  /** The logical id of its role. */
+  role: string;
+  statements: Statement[];
+  managedPolicies: unknown;
+}
+
+/** A fleet's template: its functions by their name in serverless.yml, each with its role. */
+async function packagedFleet(args: string[], env: Record<string, string>) {
+  const { template } = await packageTemplate(args, env);
+  const ofType = (type: string) =>
+    Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+  const functions: Record<string, PackagedFunction> = {};
+  for (const [, resource] of ofType('AWS::Lambda::Function')) {
+    const properties = resource.Properties;
+    const name = (properties.FunctionName as string).replace(
+      /^postgresql-pushgateway-exporter-dev-/,
+      '',
+    );
+    const role = (properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const roleProperties = template.Resources[role]!.Properties;
+    const policies = roleProperties.Policies as { PolicyDocument: { Statement: Statement[] } }[];
+    functions[name] = {
+      properties,
+      environment: (properties.Environment as { Variables: Record<string, string> }).Variables,
+      role,
+      statements: policies.flatMap((p) => p.PolicyDocument.Statement),
+      managedPolicies: roleProperties.ManagedPolicyArns,
+    };
+  }
+  return {
+    template,
+    functions,
+    roles: ofType('AWS::IAM::Role').map(([id]) => id),
+    rules: ofType('AWS::Events::Rule').map(([, r]) => r.Properties),
+    invokeConfigs: Object.fromEntries(
+      ofType('AWS::Lambda::EventInvokeConfig').map(([, r]) => [
+        (r.Properties.FunctionName as { Ref: string }).Ref,
+        r.Properties,
+      ]),
+    ),
+  };
+}
+
+const isLogs = (s: Statement) => s.Action.every((a) => a.startsWith('logs:'));
+const dataStatements = (f: PackagedFunction) => f.statements.filter((s) => !isLogs(s));
+const actions = (f: PackagedFunction) => f.statements.flatMap((s) => s.Action);
+
+/**
+ * Every grant whose resource has a wildcard, as "action… on resource"; the
+ * log statements checked apart: they name a log group, never "*". A test
+ * lists exactly the wildcards it expects, each documented in deploy/resolve.cjs:
+ * Describe* on "*", a discovered-secret prefix, a discovered IAM user on any instance.
+ */
+function wildcards(statements: Statement[]): string[] {
+  const found: string[] = [];
+  for (const statement of statements) {
+    for (const resource of resources(statement)) {
+      const text = typeof resource === 'string' ? resource : JSON.stringify(resource);
+      if (isLogs(statement)) {
+        expect(resource).not.toBe('*');
+        expect(text).toMatch(/:log-group:/);
+      } else if (text.includes('*')) {
+        found.push(`${statement.Action.join(',')} on ${text}`);
+      }
+    }
+  }
+  return found;
+}
+
+const dbUser = (resourceId: string, user: string) => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':rds-db:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      `:dbuser:${resourceId}/${user}`,
+    ],
+  ],
+});
+
+/** Its own log group, nothing else: the logs statement of a fan-out function's role. */
+const ownLogs = (logGroup: string) => ({
+  Effect: 'Allow',
+  Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  Resource: [
+    {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':logs:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':log-group:',
+          { Ref: logGroup },
+          ':*',
+        ],
+      ],
+    },
+  ],
+});
+
+const DESCRIBE = {
+  Effect: 'Allow',
+  Action: ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'],
+  Resource: '*',
+};
+const DESCRIBE_WILDCARD = 'rds:DescribeDBInstances,rds:DescribeDBClusters on *';
+
+/** Discovery with secrets under one prefix (the tag names them). */
+const DISCOVERY = {
+  TARGETS_RDS_TAG: 'monitoring=pushgateway',
+  TARGETS_RDS_SECRET_ARN_PREFIX: DISCOVERED_PREFIX,
+};
+
+describe('serverless package, a fleet inline', () => {
+  it('grants GetSecretValue on exactly the two secrets the targets file names, no wildcard', async () => {
+    const file = targetsFile(TWO_SECRETS);
+    const { functions, roles } = await packagedFleet([], { TARGETS_FILE: file });
+    expect(Object.keys(functions)).toEqual(['collect']);
+    expect(roles).toEqual(['IamRoleLambdaExecution']);
+    const { collect } = functions;
+    expect(dataStatements(collect!)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue'],
+        Resource: [ORDERS_SECRET, BILLING_SECRET],
+      },
+    ]);
+    expect(wildcards(collect!.statements)).toEqual([]);
+    expect(collect!.environment).toMatchObject({
+      TARGETS_FILE: file,
+      TARGETS_RDS_TAG: '',
+      FLEET_NAME: 'postgresql-pushgateway-exporter-dev',
+      FLEET_MODE: 'inline',
+      POSTGRESQL_SECRET_ID: '',
+      POSTGRESQL_IAM_AUTH: '',
+    });
+    expect(collect!.environment).not.toHaveProperty('FLEET_TARGET_FUNCTION');
+    expect(collect!.properties.ReservedConcurrentExecutions).toBe(1);
+  });
+
+  it('gives the one function every credential of the file, and the password it names', async () => {
+    const file = targetsFile(EVERY_CREDENTIAL);
+    const { functions } = await packagedFleet(['--param', `kmsKeyArn=${KMS_KEY}`], {
+      TARGETS_FILE: file,
+      FLEET_NAME: 'orders-fleet',
+      FLEET_CONCURRENCY: '20',
+      LEGACY_PG_PASSWORD: LEGACY_PASSWORD,
+    });
+    const { collect } = functions;
+    expect(dataStatements(collect!)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue'],
+        Resource: [ORDERS_SECRET, BILLING_SECRET],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt'],
+        Resource: KMS_KEY,
+        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['rds-db:connect'],
+        Resource: [dbUser(RESOURCE_ID, 'exporter_monitor')],
+      },
+    ]);
+    expect(wildcards(collect!.statements)).toEqual([]);
+    expect(collect!.environment).toMatchObject({
+      FLEET_NAME: 'orders-fleet',
+      FLEET_CONCURRENCY: '20',
+      LEGACY_PG_PASSWORD: LEGACY_PASSWORD,
+    });
+  });
+
+  it('with discovery: Describe* on "*", the one documented wildcard besides the secret prefix', async () => {
+    const { functions } = await packagedFleet([], DISCOVERY);
+    const { collect } = functions;
+    expect(dataStatements(collect!)).toEqual([
+      DESCRIBE,
+      // Serverless writes a one-item list as the item in the role it makes.
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue'],
+        Resource: `${DISCOVERED_PREFIX}*`,
+      },
+    ]);
+    expect(wildcards(collect!.statements)).toEqual([
+      DESCRIBE_WILDCARD,
+      `secretsmanager:GetSecretValue on ${DISCOVERED_PREFIX}*`,
+    ]);
+    expect(collect!.environment).toMatchObject({
+      TARGETS_FILE: '',
+      TARGETS_RDS_TAG: 'monitoring=pushgateway',
+    });
+  });
+
+  it('with discovery by IAM auth: rds-db:connect for the one user, on the instances given', async () => {
+    const env = {
+      TARGETS_RDS_TAG: 'monitoring',
+      TARGETS_RDS_IAM_AUTH: 'true',
+      TARGETS_RDS_USERNAME: 'exporter_monitor',
+      TARGETS_RDS_LABEL_TAGS: 'team',
+    };
+    const listed = await packagedFleet(
+      ['--param', `rdsDbResourceIds=${RESOURCE_ID},cluster-ABCDEFGHIJKLMNOPQRSTUVWXY2`],
+      env,
+    );
+    expect(dataStatements(listed.functions.collect!)).toEqual([
+      DESCRIBE,
+      {
+        Effect: 'Allow',
+        Action: ['rds-db:connect'],
+        Resource: [
+          dbUser(RESOURCE_ID, 'exporter_monitor'),
+          dbUser('cluster-ABCDEFGHIJKLMNOPQRSTUVWXY2', 'exporter_monitor'),
+        ],
+      },
+    ]);
+    expect(wildcards(listed.functions.collect!.statements)).toEqual([DESCRIBE_WILDCARD]);
+    expect(listed.functions.collect!.environment).toMatchObject({
+      TARGETS_RDS_IAM_AUTH: 'true',
+      TARGETS_RDS_USERNAME: 'exporter_monitor',
+      TARGETS_RDS_LABEL_TAGS: 'team',
+    });
+    // Any instance, asked for in so many words: still the one user.
+    const any = await packagedFleet(['--param', 'rdsDbResourceIds=*'], env);
+    expect(wildcards(any.functions.collect!.statements)).toEqual([
+      DESCRIBE_WILDCARD,
+      `rds-db:connect on ${JSON.stringify(dbUser('*', 'exporter_monitor'))}`,
+    ]);
+  });
+});
+
+describe('serverless package, a fleet fanned out', () => {
+  it('two functions, two roles: collect may invoke collectTarget alone, collectTarget reads the secrets', async () => {
+    expectTargetHandler();
+    const file = targetsFile(EVERY_CREDENTIAL);
+    const { functions, roles, rules, invokeConfigs } = await packagedFleet([], {
+      TARGETS_FILE: file,
+      FLEET_MODE: 'fanout',
+      LEGACY_PG_PASSWORD: LEGACY_PASSWORD,
+    });
+    expect(Object.keys(functions).sort()).toEqual(['collect', 'collectTarget']);
+    expect(roles.sort()).toEqual(['IamRoleCollect', 'IamRoleCollectTarget']);
+    const collect = functions.collect!;
+    const target = functions.collectTarget!;
+    expect(collect.role).toBe('IamRoleCollect');
+    expect(target.role).toBe('IamRoleCollectTarget');
+
+    expect(collect.statements).toEqual([
+      ownLogs('CollectLogGroup'),
+      {
+        Effect: 'Allow',
+        Action: ['lambda:InvokeFunction'],
+        Resource: [{ 'Fn::GetAtt': ['CollectTargetLambdaFunction', 'Arn'] }],
+      },
+    ]);
+    expect(target.statements).toEqual([
+      ownLogs('CollectTargetLogGroup'),
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue'],
+        Resource: [ORDERS_SECRET, BILLING_SECRET],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['rds-db:connect'],
+        Resource: [dbUser(RESOURCE_ID, 'exporter_monitor')],
+      },
+    ]);
+    expect(actions(target).filter((a) => a.startsWith('lambda:'))).toEqual([]);
+    expect(actions(target).filter((a) => a.startsWith('rds:'))).toEqual([]);
+    for (const f of [collect, target]) {
+      expect(wildcards(f.statements)).toEqual([]);
+      expect(f.managedPolicies).toBeUndefined();
+    }
+
+    // collect is scheduled, and names the function it invokes; collectTarget has no event.
+    expect(rules).toHaveLength(1);
+    expect(JSON.stringify(rules[0]!.Targets)).toContain('CollectLambdaFunction');
+    expect(collect.environment.FLEET_MODE).toBe('fanout');
+    expect(collect.environment.FLEET_TARGET_FUNCTION).toBe(target.properties.FunctionName);
+    expect(target.properties).toMatchObject({
+      Handler: 'handlers/target.handler',
+      Timeout: 20,
+      ReservedConcurrentExecutions: 50,
+      MemorySize: 256,
+    });
+    expect(invokeConfigs.CollectTargetLambdaFunction).toMatchObject({
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
+    // One configuration for both; the password only where it is used.
+    const { LEGACY_PG_PASSWORD: password, ...shared } = target.environment;
+    expect(password).toBe(LEGACY_PASSWORD);
+    expect(shared).toEqual(collect.environment);
+  });
+
+  it('with discovery: Describe* on the scheduler only, the discovered secrets on collectTarget only', async () => {
+    expectTargetHandler();
+    const { functions } = await packagedFleet(
+      ['--param', 'fleetMode=fanout', '--param', `kmsKeyArn=${KMS_KEY}`],
+      { ...DISCOVERY, TARGETS_RDS_MASTER_SECRET: 'true' },
+    );
+    const collect = functions.collect!;
+    const target = functions.collectTarget!;
+    expect(dataStatements(collect)).toEqual([
+      DESCRIBE,
+      {
+        Effect: 'Allow',
+        Action: ['lambda:InvokeFunction'],
+        Resource: [{ 'Fn::GetAtt': ['CollectTargetLambdaFunction', 'Arn'] }],
+      },
+    ]);
+    expect(wildcards(collect.statements)).toEqual([DESCRIBE_WILDCARD]);
+    expect(dataStatements(target)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue'],
+        Resource: [`${DISCOVERED_PREFIX}*`],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt'],
+        Resource: [KMS_KEY],
+        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+      },
+    ]);
+    expect(wildcards(target.statements)).toEqual([
+      `secretsmanager:GetSecretValue on ${DISCOVERED_PREFIX}*`,
+    ]);
+    expect(actions(collect).some((a) => a.startsWith('secretsmanager:'))).toBe(false);
+  });
+
+  it('takes the per-target params, and gives both roles VPC access in a VPC', async () => {
+    expectTargetHandler();
+    const file = targetsFile(TWO_SECRETS);
+    const { functions } = await packagedFleet(
+      [
+        '--param',
+        'targetConcurrency=200',
+        '--param',
+        'targetTimeout=45',
+        '--param',
+        'subnetIds=subnet-aaa',
+        '--param',
+        'securityGroupIds=sg-123',
+      ],
+      { TARGETS_FILE: file, FLEET_MODE: 'fanout', SCHEDULE: 'rate(2 minutes)' },
+    );
+    const target = functions.collectTarget!;
+    expect(target.properties).toMatchObject({ Timeout: 45, ReservedConcurrentExecutions: 200 });
+    for (const f of [functions.collect!, target]) {
+      expect(f.properties.VpcConfig).toEqual({
+        SubnetIds: ['subnet-aaa'],
+        SecurityGroupIds: ['sg-123'],
+      });
+      expect(JSON.stringify(f.managedPolicies)).toContain('AWSLambdaVPCAccessExecutionRole');
+    }
+  });
+});
+
+/** A refused fleet: the case's targets file (if any) is written, then its env applied. */
+type FleetCase = readonly [
+  string,
+  { file?: string; args?: readonly string[]; env?: Record<string, string> },
+  RegExp,
+];
+
+describe('serverless package refuses a fleet it cannot scope', () => {
+  it.each<FleetCase>([
+    [
+      'a secret_id that is a name, not an ARN',
+      { file: `targets:\n  - name: orders\n    secret_id: prod/orders-monitor\n` },
+      /target "orders": secret_id must be the secret's full ARN .*got "prod\/orders-monitor"/,
+    ],
+    [
+      'a secret_id with a wildcard',
+      { file: `targets:\n  - name: orders\n    secret_id: ${secret('prod/*')}\n` },
+      /target "orders": secret_id must be the secret's full ARN/,
+    ],
+    [
+      'iam_auth without rds_resource_id',
+      { file: `targets:\n  - name: reports\n    username: monitor\n    iam_auth: true\n` },
+      /target "reports": iam_auth needs rds_resource_id/,
+    ],
+    [
+      'a wildcard rds_resource_id',
+      {
+        file: `targets:\n  - name: reports\n    iam_auth: true\n    rds_resource_id: "db-*"\n`,
+      },
+      /target "reports": iam_auth needs rds_resource_id.*got "db-\*"/,
+    ],
+    [
+      'a password_env that is not set',
+      { file: `targets:\n  - name: legacy\n    password_env: LEGACY_PG_PASSWORD\n` },
+      /target "legacy": password_env LEGACY_PG_PASSWORD is not set/,
+    ],
+    [
+      'a password_env naming a setting of the function',
+      { file: `targets:\n  - name: legacy\n    password_env: PUSHGATEWAY_URL\n` },
+      /password_env PUSHGATEWAY_URL is a variable the function uses for something else/,
+    ],
+    ['a targets file without a list', { file: 'targets: {}\n' }, /expected a "targets:" list/],
+    [
+      'a targets file that is not there',
+      { env: { TARGETS_FILE: 'targets/no-such-file.yml' } },
+      /targetsFile targets\/no-such-file.yml cannot be read \(ENOENT\)/,
+    ],
+    [
+      'a discoveredSecretPrefix of "*"',
+      { env: { TARGETS_RDS_TAG: 'monitoring', TARGETS_RDS_SECRET_ARN_PREFIX: '*' } },
+      /discoveredSecretPrefix must be secret ARN prefixes with a name part.*got "\*"/,
+    ],
+    [
+      'a discoveredSecretPrefix of every secret of the account',
+      {
+        env: {
+          TARGETS_RDS_TAG: 'monitoring',
+          TARGETS_RDS_SECRET_ARN_PREFIX: secret(''),
+        },
+      },
+      /discoveredSecretPrefix must be secret ARN prefixes with a name part/,
+    ],
+    [
+      'discovery with no way to log in',
+      { env: { TARGETS_RDS_TAG: 'monitoring' } },
+      /rdsTag needs a way to log in to what it finds: discoveredSecretPrefix/,
+    ],
+    [
+      'discovered IAM auth without resource ids',
+      {
+        env: {
+          TARGETS_RDS_TAG: 'monitoring',
+          TARGETS_RDS_IAM_AUTH: 'true',
+          TARGETS_RDS_USERNAME: 'monitor',
+        },
+      },
+      /TARGETS_RDS_IAM_AUTH needs rdsDbResourceIds \(TARGETS_RDS_RESOURCE_IDS\)/,
+    ],
+    [
+      'master secrets without a prefix for them',
+      {
+        env: {
+          TARGETS_RDS_TAG: 'monitoring',
+          TARGETS_RDS_IAM_AUTH: 'true',
+          TARGETS_RDS_USERNAME: 'monitor',
+          TARGETS_RDS_RESOURCE_IDS: '*',
+          TARGETS_RDS_MASTER_SECRET: 'true',
+        },
+      },
+      /TARGETS_RDS_MASTER_SECRET needs discoveredSecretPrefix/,
+    ],
+    [
+      'a TARGETS_RDS_ setting without discovery',
+      { file: TWO_SECRETS, env: { TARGETS_RDS_USERNAME: 'monitor' } },
+      /TARGETS_RDS_USERNAME is only used with rdsTag/,
+    ],
+    [
+      'a fleetConcurrency without a fleet',
+      { env: { FLEET_CONCURRENCY: '5' } },
+      /fleetConcurrency is only used with a fleet: set targetsFile or rdsTag/,
+    ],
+    [
+      'fleetMode=fanout without a fleet',
+      { args: ['--param', 'fleetMode=fanout'] },
+      /fleetMode=fanout needs a fleet: set targetsFile or rdsTag/,
+    ],
+    [
+      'an unknown fleetMode',
+      { file: TWO_SECRETS, env: { FLEET_MODE: 'batch' } },
+      /fleetMode must be inline or fanout, got "batch"/,
+    ],
+    [
+      'a discovery param without a fleet',
+      { env: { TARGETS_RDS_SECRET_ARN_PREFIX: DISCOVERED_PREFIX } },
+      /discoveredSecretPrefix is only used with rdsTag \(RDS discovery\)/,
+    ],
+    [
+      'the single-target secretArn with a fleet',
+      { file: TWO_SECRETS, args: ['--param', `secretArn=${ORDERS_SECRET}`] },
+      /secretArn is for a single target and cannot be used with targetsFile/,
+    ],
+    [
+      'POSTGRESQL_HOST with a fleet',
+      { file: TWO_SECRETS, env: { POSTGRESQL_HOST: 'db.example.com' } },
+      /POSTGRESQL_HOST is for a single target and cannot be set with targetsFile/,
+    ],
+    [
+      'kmsKeyArn with no secret to decrypt',
+      {
+        file: `targets:\n  - name: legacy\n    password_env: LEGACY_PG_PASSWORD\n`,
+        args: ['--param', `kmsKeyArn=${KMS_KEY}`],
+        env: { LEGACY_PG_PASSWORD: LEGACY_PASSWORD },
+      },
+      /kmsKeyArn is only used with a secret/,
+    ],
+    [
+      'a fleetConcurrency past the most',
+      { file: TWO_SECRETS, env: { FLEET_CONCURRENCY: '500' } },
+      /fleetConcurrency must be a whole number from 1 to 100, got "500"/,
+    ],
+    [
+      'a targetTimeout not below the interval',
+      { file: TWO_SECRETS, env: { FLEET_MODE: 'fanout' }, args: ['--param', 'targetTimeout=60'] },
+      /targetTimeout 60 s must be below the schedule's interval/,
+    ],
+    [
+      'a targetConcurrency of 0',
+      {
+        file: TWO_SECRETS,
+        env: { FLEET_MODE: 'fanout' },
+        args: ['--param', 'targetConcurrency=0'],
+      },
+      /targetConcurrency must be a whole number of at least 1, got "0"/,
+    ],
+    [
+      'a fan-out fleet without PUSHGATEWAY_URL',
+      { file: TWO_SECRETS, env: { FLEET_MODE: 'fanout', PUSHGATEWAY_URL: '' } },
+      /serverless\.yml: PUSHGATEWAY_URL is required/,
+    ],
+  ])('%s, with a clear message', async (_case, { file, args = [], env = {} }, message) => {
+    const fileEnv = file === undefined ? {} : { TARGETS_FILE: targetsFile(file) };
+    expect(await refused([...args], { ...fileEnv, ...env })).toMatch(message);
+  });
+
+  it('refuses a TARGETS_FILE outside targets/, which would not be packaged', async () => {
+    const dir = tempDir('sls-targets-');
+    fs.writeFileSync(path.join(dir, 'fleet.yml'), TWO_SECRETS);
+    for (const file of [path.join(dir, 'fleet.yml'), path.resolve(targetsFile(TWO_SECRETS))]) {
+      expect(await refused([], { TARGETS_FILE: file })).toMatch(
+        /TARGETS_FILE must be a file under targets\/, which is packaged with the function/,
+      );
+    }
+  });
+
+  it('leaves TARGETS_FILE outside targets/ to the commands that do not deploy (serverless print)', async () => {
+    const dir = tempDir('sls-targets-');
+    fs.writeFileSync(path.join(dir, 'fleet.yml'), TWO_SECRETS);
+    const result = await runCommand(
+      'node_modules/.bin/serverless',
+      ['print', '--path', 'functions.collect.environment.TARGETS_FILE'],
+      packageEnv({ TARGETS_FILE: path.join(dir, 'fleet.yml') }),
+    );
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain(path.join(dir, 'fleet.yml'));
   });
 });
 
