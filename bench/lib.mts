@@ -14,6 +14,9 @@ import { startPushgateway, type PushgatewayServer } from '../test/harness/pushga
  * serverless.yml (custom.esbuild): the code the Lambda runs. `external`
  * adds packages left out of the bundle.
  */
+/** Taken from the Lambda runtime, not bundled (serverless.yml, custom.esbuild.exclude). */
+export const FLEET_SDK_CLIENTS = ['@aws-sdk/client-rds', '@aws-sdk/client-lambda'];
+
 export async function bundleHandler(
   outfile: string,
   external: readonly string[] = [],
@@ -27,7 +30,8 @@ export async function bundleHandler(
     target: 'node22',
     platform: 'node',
     format: 'cjs',
-    external: ['pg-native', ...external],
+    // As serverless.yml's `exclude`: the fleet's SDK clients come from the Lambda runtime.
+    external: ['pg-native', ...FLEET_SDK_CLIENTS, ...external],
     outfile,
     logLevel: 'error',
   });

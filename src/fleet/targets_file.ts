@@ -51,6 +51,7 @@ const ENTRY_FIELDS = [
   'password_env',
   'secret_id',
   'iam_auth',
+  'rds_resource_id',
   'ssl',
   'ssl_root_cert',
   'labels',
@@ -131,6 +132,30 @@ function labelsOf(value: unknown): unknown {
   );
 }
 
+/** The shape of an RDS resource id: db-…, cluster-… or prx-… (RDS Proxy). */
+const RESOURCE_ID = /^(db|cluster|prx)-[A-Za-z0-9]{1,64}$/;
+
+/**
+ * `rds_resource_id`, with `iam_auth: true` only: the DbiResourceId that
+ * `serverless package` scopes the `rds-db:connect` permission to. The run
+ * does not need it (the token names host, port and user), so it is checked
+ * here and not carried in the TargetSpec.
+ */
+function checkResourceId(entry: Fields, where: string): void {
+  const id = entry.rds_resource_id;
+  if (id === undefined) return;
+  if (entry.iam_auth !== true) {
+    throw fieldError(where, 'rds_resource_id', 'is only used with iam_auth: true');
+  }
+  if (typeof id !== 'string' || !RESOURCE_ID.test(id)) {
+    throw fieldError(
+      where,
+      'rds_resource_id',
+      `must be a resource id such as db-ABCDEFGHIJKL0123456789, cluster-… or prx-…, got ${shown(id)}`,
+    );
+  }
+}
+
 /**
  * One entry of the targets file, in the file's words, read into the
  * TargetSpec form and checked by checkTargetSpec. `where` names the file and
@@ -143,6 +168,7 @@ export function readTargetEntry(raw: unknown, where: string, known: KnownNames):
       throw fieldError(where, key, `unknown field (expected ${ENTRY_FIELDS.join(', ')})`);
     }
   }
+  checkResourceId(raw, where);
   const collectors = raw.collectors;
   return checkTargetSpec(
     {

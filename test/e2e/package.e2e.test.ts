@@ -168,7 +168,7 @@ describe('serverless package', () => {
     expect(zipBytes).toBeLessThan(1_500_000);
   });
 
-  it('packages the bundle and the custom-queries folder, nothing else', async () => {
+  it('packages the bundle and the custom-queries and targets folders, nothing else', async () => {
     const { zipFile } = await packaged();
     const list = execFileSync(
       'python3',
@@ -182,7 +182,13 @@ describe('serverless package', () => {
       .trim()
       .split('\n')
       .sort();
-    expect(list).toEqual(['handlers/collect.js', 'handlers/collect.js.map', 'queries/example.yml']);
+    expect(list).toEqual([
+      'handlers/collect.js',
+      'handlers/collect.js.map',
+      'queries/example.yml',
+      'targets/compose.yml',
+      'targets/example.yml',
+    ]);
   });
 
   it('takes the schedule from SCHEDULE, and the event age follows the interval', async () => {

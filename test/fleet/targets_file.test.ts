@@ -425,7 +425,7 @@ describe('parseTargetsFile: each rule names the file, the target and the field',
     [
       'an unknown field',
       { sslmode: 'require' },
-      `${AT} "sslmode": unknown field (expected name, host, port, database, username, password_env, secret_id, iam_auth, ssl, ssl_root_cert, labels, collectors)`,
+      `${AT} "sslmode": unknown field (expected name, host, port, database, username, password_env, secret_id, iam_auth, rds_resource_id, ssl, ssl_root_cert, labels, collectors)`,
     ],
     ['a field of the payload form', { source: 'rds' }, `${AT} "source": unknown field`],
   ])('%s', (_what, changes, expected) => {
@@ -873,5 +873,34 @@ describe('parseTargetsFile and checkTargetSpec: hostile input', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('rds_resource_id', () => {
+  const known = { collectors: new Set(['lock']) };
+  const file = (extra: string) =>
+    `targets:\n  - name: a\n    host: db.example.com\n    username: u\n${extra}`;
+  it('is taken with iam_auth, for the deployment to scope rds-db:connect; not in the spec', () => {
+    const [spec] = parseTargetsFile(
+      't.yml',
+      file('    iam_auth: true\n    rds_resource_id: db-ABCDEFGHIJKL0123456789\n'),
+      known,
+      { AWS_REGION: 'eu-west-1' },
+    );
+    expect(spec?.credentials).toEqual({ kind: 'iam' });
+    expect(JSON.stringify(spec)).not.toContain('db-ABCDEF');
+  });
+  it('is refused without iam_auth, or malformed, naming the field', () => {
+    expect(() =>
+      parseTargetsFile('t.yml', file('    rds_resource_id: db-ABC\n'), known, {}),
+    ).toThrow(/t\.yml: target "a": field "rds_resource_id": is only used with iam_auth/);
+    expect(() =>
+      parseTargetsFile(
+        't.yml',
+        file('    iam_auth: true\n    rds_resource_id: "arn:aws:rds:x"\n'),
+        known,
+        {},
+      ),
+    ).toThrow(/field "rds_resource_id": must be a resource id/);
   });
 });

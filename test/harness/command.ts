@@ -11,7 +11,9 @@ export interface CommandResult {
 export function cleanEnv(extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (!/^(POSTGRESQL_|PUSHGATEWAY_|SCHEDULE$)/.test(name)) env[name] = value;
+    if (!/^(POSTGRESQL_|PUSHGATEWAY_|TARGETS_|FLEET_|LAMBDA_TARGET_|SCHEDULE$)/.test(name)) {
+      env[name] = value;
+    }
   }
   return { ...env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...extra };
 }
