@@ -406,6 +406,9 @@ function pushgatewayUrls(env: Env, fleet: boolean): URL[] {
     throw new ConfigError(ENV.pushgatewayUrl, 'is required (e.g. http://pushgateway:9091)');
   }
   const parts = raw.split(/[\s,]+/).filter((part) => part !== '');
+  if (parts.length === 0) {
+    throw new ConfigError(ENV.pushgatewayUrl, 'is not a valid URL');
+  }
   if (parts.length > 1 && !fleet) {
     throw new ConfigError(
       ENV.pushgatewayUrl,

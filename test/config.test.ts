@@ -520,6 +520,7 @@ describe('fleet settings', () => {
       mode: 'inline',
       concurrency: 10,
       targetFunction: undefined,
+      cleanupForce: false,
     });
     expect(isFleet(fleetEnv)).toBe(true);
   });
@@ -627,5 +628,11 @@ describe('several Pushgateways', () => {
     });
     expect(bad.message).toContain('ftp:');
     expect(bad.message).not.toContain('hunter2secret');
+  });
+});
+
+describe('PUSHGATEWAY_URL made of separators only', () => {
+  it('is a ConfigError, not a crash', () => {
+    expect(configError({ PUSHGATEWAY_URL: ' , ,' }).variable).toBe('PUSHGATEWAY_URL');
   });
 });

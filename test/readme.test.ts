@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COLLECTOR_TABLE } from '../src/collectors/index.js';
 import { SELF_FAMILIES } from '../src/collectors/self.js';
+import { FLEET_FAMILIES } from '../src/fleet/metrics.js';
 
 const readme = fs.readFileSync('README.md', 'utf8');
 
@@ -52,8 +53,10 @@ describe('README', () => {
     expect(families.filter((name) => !documented(name))).toEqual([]);
   });
 
-  it("documents every one of the exporter's own families", () => {
-    for (const family of SELF_FAMILIES) expect(readme, family.name).toContain(`\`${family.name}\``);
+  it("documents every one of the exporter's own families, the fleet's too", () => {
+    for (const family of [...SELF_FAMILIES, ...FLEET_FAMILIES]) {
+      expect(readme, family.name).toContain(`\`${family.name}\``);
+    }
   });
 
   it('lists every collector with its real default in the switch table', () => {
