@@ -28,6 +28,23 @@ describe('npm run demo -- --once', () => {
     expectCleanedUp(result.stdout, 2);
   });
 
+  it('with --fleet collects two embedded majors as a fleet of two, then cleans up', async () => {
+    const result = await runCommand(
+      'npm',
+      ['run', 'demo', '--', '--once', '--fleet'],
+      cleanEnv({}),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/targets=2 pushed=2 down=0 deleted groups=0/);
+    for (const major of [18, 16]) {
+      expect(result.stdout).toMatch(
+        new RegExp(`^postgresql_up\\{.*fleet="demo",instance="pg${major}".*\\} 1$`, 'm'),
+      );
+    }
+    expect(result.stdout).toMatch(/^postgresql_exporter_fleet_targets\{.*source="file"\} 2$/m);
+    expectCleanedUp(result.stdout, 3);
+  });
+
   it('without a Pushgateway binary, says how to get one and prints the exposition', async () => {
     const result = await runCommand(
       'npm',
