@@ -70,6 +70,25 @@ export class DeadlineError extends ExporterError {
   override readonly name = 'DeadlineError';
 }
 
+/** RDS discovery failed (the API refused, throttled or did not answer in time). */
+export class DiscoveryError extends ExporterError {
+  override readonly name = 'DiscoveryError';
+}
+
+/** Lambda did not accept an invocation of the per-target function (fan-out). */
+export class InvokeError extends ExporterError {
+  override readonly name = 'InvokeError';
+}
+
+/**
+ * A fleet run that handled every target but left something undone (a
+ * target not pushed or invoked, stale groups not deleted, the fleet's group
+ * not pushed): the invocation fails with it, so Lambda's error metrics see it.
+ */
+export class FleetError extends ExporterError {
+  override readonly name = 'FleetError';
+}
+
 /** Message of any thrown value, without assuming it is an Error. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;

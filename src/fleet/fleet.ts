@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
 import { within } from '../budget.js';
 import { environmentSecrets, FLEET_LABEL, type Env } from '../config.js';
-import { describeError, ExporterError } from '../errors.js';
+import { describeError, FleetError } from '../errors.js';
 import { clip, createLogger, type Logger } from '../logger.js';
 import {
   credentialForms,
@@ -71,11 +71,6 @@ export interface FleetDependencies extends RunDependencies {
   /** The Pushgateway's groups (default: src/pushgateway.ts). */
   readonly listGroups?: typeof listGroups;
   readonly deleteGroup?: typeof deleteGroup;
-}
-
-/** A fleet run that did its work but left something undone: the invocation fails with it. */
-export class FleetError extends ExporterError {
-  override readonly name = 'FleetError';
 }
 
 const ms = (start: number) => Math.round((performance.now() - start) * 10) / 10;
@@ -412,9 +407,21 @@ export async function runFleet(
     ...(pushError === undefined ? [] : [`the fleet's group not pushed: ${pushError}`]),
   ];
   if (problems.length > 0) {
-    log.error('fleet run incomplete', { ...summary, problems });
+    log.error('fleet run incomplete', { ...logged(summary), problems });
     throw new FleetError(clip(log.redact(problems.join('; '))));
   }
-  log.info('fleet run', { ...summary });
+  log.info('fleet run', { ...logged(summary) });
   return summary;
+}
+
+/**
+ * The summary as logged: the outcomes of targets that were down or failed
+ * only (each target's run logs its own line), so that the line of a fleet of
+ * a thousand stays short.
+ */
+function logged(summary: FleetSummary): FleetSummary {
+  return {
+    ...summary,
+    outcomes: summary.outcomes.filter((o) => o.error !== undefined || o.up === false),
+  };
 }

@@ -6,7 +6,7 @@
  * per-target function drops one past `notAfter` too.
  */
 import type { LambdaClient } from '@aws-sdk/client-lambda';
-import { errorMessage, ExporterError } from '../errors.js';
+import { errorMessage, InvokeError } from '../errors.js';
 import type { TargetSpec } from './spec.js';
 
 /** What the per-target function receives. */
@@ -14,11 +14,6 @@ export interface TargetEvent {
   readonly target: TargetSpec;
   /** Epoch ms after which the event is stale: the next scheduled run has its own. */
   readonly notAfter: number;
-}
-
-/** The per-target function did not take an event. */
-export class InvokeError extends ExporterError {
-  override readonly name = 'InvokeError';
 }
 
 /** Sends one event to `functionName`; rejects with an InvokeError when Lambda does not accept it. */

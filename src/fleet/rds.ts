@@ -10,7 +10,7 @@
 import type { DBCluster, DBInstance, RDSClient, Tag } from '@aws-sdk/client-rds';
 import type { RdsDiscoveryConfig } from '../config.js';
 import { ENV } from '../config.js';
-import { DeadlineError, ExporterError, describeError } from '../errors.js';
+import { DeadlineError, DiscoveryError, describeError } from '../errors.js';
 import { clip } from '../logger.js';
 import type { CredentialSource, TargetSpec } from './spec.js';
 
@@ -73,11 +73,6 @@ export const TARGET_STATUSES: ReadonlySet<string> = new Set([
   'storage-optimization',
   'upgrading',
 ]);
-
-/** The RDS API did not give a complete answer in time. `targets` then come from the last good list. */
-export class DiscoveryError extends ExporterError {
-  override readonly name = 'DiscoveryError';
-}
 
 /** A tagged instance that is not a target, and why (for the log and the summary). */
 export interface SkippedInstance {
