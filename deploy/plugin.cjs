@@ -83,11 +83,13 @@ class DeployPlugin {
       'before:package:initialize': () => {
         this.checkFunctions(Object.keys(this.serverless.service.functions ?? {}));
         this.cleanZipStagingOnExit();
+        this.removeStaleBuild();
       },
       // `serverless deploy function -f collect` updates the environment too.
       'before:deploy:function:initialize': () => {
         this.checkFunctions([this.options.function]);
         this.cleanZipStagingOnExit();
+        this.removeStaleBuild();
       },
       'after:package:createDeploymentArtifacts': () => this.cleanZipStaging(),
       'after:deploy:function:packageFunction': () => this.cleanZipStaging(),
@@ -136,6 +138,19 @@ class DeployPlugin {
         fs.rmSync(path.join(tmp, entry.name), { recursive: true, force: true });
       }
     }
+  }
+
+  /**
+   * serverless-esbuild zips everything in its build folder, .esbuild/.build: a
+   * handler built there earlier (collectTarget, by `serverless offline` of a
+   * fan-out fleet) would be packaged with a deployment that has no such
+   * function. A package starts from an empty build folder.
+   */
+  removeStaleBuild() {
+    fs.rmSync(path.join(this.serverless.serviceDir ?? process.cwd(), '.esbuild'), {
+      recursive: true,
+      force: true,
+    });
   }
 
   /** Also when packaging fails after the copy, before the after: hooks. */

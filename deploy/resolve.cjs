@@ -17,7 +17,12 @@ const tsx = require('tsx/cjs/api');
 const { parseSchedule } = tsx.require('../src/schedule.ts', __filename);
 // The variable names and limits the function reads, from their one owner.
 /** @type {typeof import('../src/config')} */
-const { DEFAULTS, ENV, MAX_FLEET_CONCURRENCY } = tsx.require('../src/config.ts', __filename);
+// SINGLE_TARGET_VARIABLES: refused next to a fleet here too, so that the mistake shows at
+// package time, not at every run of a deployed fleet.
+const { DEFAULTS, ENV, MAX_FLEET_CONCURRENCY, SINGLE_TARGET_VARIABLES } = tsx.require(
+  '../src/config.ts',
+  __filename,
+);
 
 /** The folder of serverless.yml: a relative TARGETS_FILE is relative to it, as to the function's root. */
 const SERVICE_DIR = path.join(path.dirname(__filename), '..');
@@ -270,21 +275,6 @@ const TARGET_ROLE = 'IamRoleCollectTarget';
 const TARGET_FUNCTION = 'collectTarget';
 const TARGET_FUNCTION_LOGICAL_ID = 'CollectTargetLambdaFunction';
 
-/**
- * Single-target settings that src/config.ts refuses next to a fleet (its
- * SINGLE_TARGET_VARIABLES): refused here too, so that the mistake shows at
- * package time, not at every run of a deployed fleet.
- */
-const SINGLE_TARGET_VARIABLES = [
-  ENV.host,
-  ENV.port,
-  ENV.database,
-  ENV.username,
-  ENV.password,
-  ENV.secretId,
-  ENV.iamAuth,
-  ENV.pushgatewayInstance,
-];
 /** The TARGETS_RDS_* settings besides the tag, passed through custom.fleetEnvironment. */
 const RDS_VARIABLES = [
   ENV.rdsLabelTags,

@@ -495,7 +495,7 @@ function pushgatewayCaFile(env: Env, url: URL): string | undefined {
 }
 
 /** Variables that describe the one target of a single-target deployment; a fleet refuses them. */
-const SINGLE_TARGET_VARIABLES = [
+export const SINGLE_TARGET_VARIABLES: readonly string[] = [
   ENV.host,
   ENV.port,
   ENV.database,

@@ -5,16 +5,15 @@
  * at the same endpoint), and every target's group appears on the real
  * Pushgateway, each pushed by its own invocation.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanEnv } from '../harness/command.js';
 import { pushgatewayMetrics, servers, uniqueJob } from '../harness/context.js';
 import { parseExposition, select } from '../harness/exposition.js';
-import { freePort, sleep } from '../harness/ports.js';
+import { startOffline } from '../harness/offline.js';
+import { sleep } from '../harness/ports.js';
 
 const SERVICE = 'postgresql-pushgateway-exporter';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-e2e-'));
@@ -39,9 +38,8 @@ describe('a fan-out fleet under serverless offline', () => {
         )
         .join('')}`,
     );
-    const lambdaPort = await freePort();
-    const child = spawn('npm', ['run', 'offline', '--', '--localEnvironment'], {
-      env: cleanEnv({
+    const offline = await startOffline(
+      {
         TARGETS_FILE: file,
         FLEET_MODE: 'fanout',
         FLEET_NAME: fleet,
@@ -50,28 +48,16 @@ describe('a fan-out fleet under serverless offline', () => {
         PUSHGATEWAY_JOB: job,
         // A schedule that will not fire during the test: collect is invoked directly.
         SCHEDULE: 'rate(1 hour)',
-        OFFLINE_LAMBDA_PORT: String(lambdaPort),
-        OFFLINE_HTTP_PORT: String(await freePort()),
-        // The SDK in collect reaches offline's Lambda endpoint, with dummy credentials.
-        AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${lambdaPort}`,
         AWS_REGION: 'eu-west-1',
         AWS_ACCESS_KEY_ID: 'offline',
         AWS_SECRET_ACCESS_KEY: 'offline',
-      }),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<void>((resolve) =>
-      child.on('exit', () => {
-        resolve();
-      }),
+      },
+      ['--localEnvironment'],
     );
+    const output = () => offline.output();
     try {
       // Offline is ready when its Lambda endpoint answers.
-      const invokeUrl = `http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${SERVICE}-dev-collect/invocations`;
+      const invokeUrl = `${offline.lambdaUrl}/2015-03-31/functions/${SERVICE}-dev-collect/invocations`;
       let answer: Response | undefined;
       const ready = Date.now() + 60_000;
       while (answer === undefined && Date.now() < ready) {
@@ -81,13 +67,13 @@ describe('a fan-out fleet under serverless offline', () => {
           await sleep(500);
         }
       }
-      expect(answer?.status, output).toBe(200);
+      expect(answer?.status, output()).toBe(200);
       const summary = (await answer!.json()) as {
         mode?: string;
         targets?: number;
         invokeFailures?: number;
       };
-      expect(summary, output).toMatchObject({ mode: 'fanout', targets: 4, invokeFailures: 0 });
+      expect(summary, output()).toMatchObject({ mode: 'fanout', targets: 4, invokeFailures: 0 });
 
       // Each target's own invocation pushes its group, asynchronously.
       let ups: string[] = [];
@@ -98,10 +84,10 @@ describe('a fan-out fleet under serverless offline', () => {
           .map((s) => `${s.labels.instance ?? ''}=${s.value}`)
           .sort();
       }
-      expect(ups, output).toEqual(names.map((n) => `${n}=1`).sort());
+      expect(ups, output()).toEqual(names.map((n) => `${n}=1`).sort());
       // One collectTarget run per target, each logging its own target.
       for (const name of names) {
-        expect(output).toMatch(new RegExp(`"message":"run".*"target":"${name}"`));
+        expect(output()).toMatch(new RegExp(`"message":"run".*"target":"${name}"`));
       }
       // The fleet's own group, from collect.
       const fleetGroup = select(
@@ -110,10 +96,9 @@ describe('a fan-out fleet under serverless offline', () => {
         { job, fleet },
       );
       expect(fleetGroup.map((s) => s.value)).toEqual([0]);
-      expect(output).not.toContain(postgres.monitorPassword);
+      expect(output()).not.toContain(postgres.monitorPassword);
     } finally {
-      process.kill(-child.pid!, 'SIGINT');
-      await Promise.race([exited, sleep(10_000)]);
+      await offline.stop();
     }
   }, 150_000);
 });
