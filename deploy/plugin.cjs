@@ -13,6 +13,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const process = require('node:process');
+const { Buffer } = require('node:buffer');
 const { URL } = require('node:url');
 
 const PUSHGATEWAY_URL = 'PUSHGATEWAY_URL';
@@ -71,6 +72,29 @@ function targetsFileProblem(value) {
   return undefined;
 }
 
+/** Lambda refuses a function whose environment (names and values together) is over 4 KB. */
+const MAX_ENVIRONMENT_BYTES = 4096;
+
+/**
+ * A function environment past Lambda's 4 KB would fail the deploy in
+ * CloudFormation, late and with AWS's message: say it here, and what to do.
+ * Values that are not plain text yet (CloudFormation references) count by
+ * their JSON, an over-estimate.
+ */
+function environmentSizeProblem(name, environment) {
+  let bytes = 0;
+  for (const [key, value] of Object.entries(environment)) {
+    const text = typeof value === 'string' ? value : JSON.stringify(value ?? '');
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(text);
+  }
+  if (bytes <= MAX_ENVIRONMENT_BYTES) return undefined;
+  return (
+    `the environment of function ${name} is ${bytes} bytes, over Lambda's ` +
+    `${MAX_ENVIRONMENT_BYTES}: a targets file's password_env variables are set on the ` +
+    'function, one each; use secret_id (or iam_auth) for the targets of a large fleet'
+  );
+}
+
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 class DeployPlugin {
@@ -110,7 +134,8 @@ class DeployPlugin {
       };
       const problem =
         pushgatewayUrlProblem(environment[PUSHGATEWAY_URL]) ??
-        targetsFileProblem(environment[TARGETS_FILE]);
+        targetsFileProblem(environment[TARGETS_FILE]) ??
+        environmentSizeProblem(name, environment);
       if (problem !== undefined) this.fail(problem);
     }
   }

@@ -310,8 +310,11 @@ interface Kept {
 const kept = new Map<string, Kept>();
 
 /**
- * At most this many connections are kept: past it the one idle longest is
- * closed. Each is an idle backend on its server and a socket here.
+ * At most this many connections are kept; a run past it closes its own. Not
+ * the one idle longest: a fleet visits its targets in the same order every
+ * run, so evicting that one would evict each just before its target comes
+ * round again, and none would ever be reused. Each is an idle backend on its
+ * server and a socket here.
  */
 export const MAX_KEPT_CONNECTIONS = 200;
 
@@ -415,8 +418,7 @@ async function release(
       return;
     }
     kept.delete(key);
-  } else if (keep && entry === undefined) {
-    await makeRoom();
+  } else if (keep && entry === undefined && kept.size < MAX_KEPT_CONNECTIONS) {
     kept.set(key, { key, connection, idleSince: Date.now(), busy: false });
     connection.hold(false);
     return;
@@ -430,17 +432,6 @@ async function closeExpired(keepSeconds: number): Promise<void> {
   const expired = [...kept.values()].filter((e) => !e.busy && e.idleSince < limit);
   for (const entry of expired) kept.delete(entry.key);
   await Promise.all(expired.map((e) => e.connection.close()));
-}
-
-/** Below MAX_KEPT_CONNECTIONS, by closing the connection idle longest. */
-async function makeRoom(): Promise<void> {
-  while (kept.size >= MAX_KEPT_CONNECTIONS) {
-    const idle = [...kept.values()].filter((e) => !e.busy);
-    if (idle.length === 0) return;
-    const oldest = idle.reduce((a, b) => (a.idleSince <= b.idleSince ? a : b));
-    kept.delete(oldest.key);
-    await oldest.connection.close();
-  }
 }
 
 /** Closes every connection kept between runs (tests, scripts, shutdown). */

@@ -20,6 +20,15 @@ export interface Logger {
   redact(text: string, minChars?: number): string;
   /** A logger adding `fields` to every line, sharing this one's redaction set. */
   child(fields: Fields): Logger;
+  /**
+   * A logger adding `fields` to every line, starting from a copy of this
+   * one's redaction set: what it learns stays its own. One per target of a
+   * fleet, so that each target's lines and pushed body are searched for the
+   * deployment's secrets and its own, not for every other target's (which
+   * made redaction grow with the square of the fleet: 30 % of a run's CPU
+   * at 1,000 targets).
+   */
+  fork(fields: Fields): Logger;
 }
 
 export const REDACTED = '[REDACTED]';
@@ -55,6 +64,10 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
+  return makeLogger(options, []);
+}
+
+function makeLogger(options: LoggerOptions, inherited: readonly string[]): Logger {
   const write =
     options.write ??
     ((line: string) => {
@@ -76,6 +89,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     }
     if (added) ordered = [...hidden].sort((a, b) => b.length - a.length);
   };
+  for (const form of inherited) hidden.add(form);
+  ordered = [...hidden].sort((a, b) => b.length - a.length);
   hide(...(options.secrets ?? []));
   const redactText = (text: string, minChars = 0) =>
     redact(text, minChars === 0 ? ordered : ordered.filter((secret) => secret.length >= minChars));
@@ -101,6 +116,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       hide,
       redact: redactText,
       child: (fields) => make({ ...base, ...fields }),
+      fork: (fields) => makeLogger({ write, fields: { ...base, ...fields } }, [...hidden]),
     };
   };
   return make(options.fields ?? {});

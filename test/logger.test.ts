@@ -75,3 +75,25 @@ describe('createLogger', () => {
     expect(log.redact('short a-much-longer-secret', 8)).toBe('short [REDACTED]');
   });
 });
+
+describe('fork', () => {
+  it('starts from a copy of the redaction set: what a fork learns stays its own', () => {
+    const lines: string[] = [];
+    const root = createLogger({
+      write: (line) => lines.push(line),
+      secrets: ['deployment-secret'],
+    });
+    const a = root.fork({ target: 'a' });
+    const b = root.fork({ target: 'b' });
+    a.hide('password-of-a');
+    b.info('b', { text: 'deployment-secret password-of-a' });
+    a.info('a', { text: 'deployment-secret password-of-a' });
+    root.info('root', { text: 'password-of-a' });
+    const [fromB, fromA, fromRoot] = lines.map((l) => JSON.parse(l) as Record<string, string>);
+    // The deployment's secret is hidden everywhere; a's password only by a.
+    expect(fromB?.text).toBe('[REDACTED] password-of-a');
+    expect(fromB?.target).toBe('b');
+    expect(fromA?.text).toBe('[REDACTED] [REDACTED]');
+    expect(fromRoot?.text).toBe('password-of-a');
+  });
+});

@@ -168,6 +168,7 @@ async function collectInline(
 ): Promise<TargetOutcome> {
   let summary: RunSummary;
   let timer: NodeJS.Timeout | undefined;
+  const own = log.fork({ target: target.spec.name });
   // The run bounds itself by its deadline; this is the backstop should a part not,
   // so that a worker of the pool is never lost to one target.
   const backstop = new Promise<never>((_, reject) => {
@@ -179,12 +180,9 @@ async function collectInline(
     );
   });
   try {
-    summary = await Promise.race([
-      run(target.plan, { ...deps, log: log.child({ target: target.spec.name }), deadline }),
-      backstop,
-    ]);
+    summary = await Promise.race([run(target.plan, { ...deps, log: own, deadline }), backstop]);
   } catch (error) {
-    return { name: target.spec.name, error: clip(log.redact(describeError(error))) };
+    return { name: target.spec.name, error: clip(own.redact(describeError(error))) };
   } finally {
     clearTimeout(timer);
   }
@@ -289,10 +287,10 @@ export async function runFleet(
   const log = deps.log ?? createLogger();
   const { config, fleet } = fleetPlan;
   const { pushgateway } = config;
-  log.hide(
-    ...fleetPlan.secrets,
-    ...pushgateway.urls.flatMap((url) => credentialForms(url, pushgateway.auth)),
-  );
+  log.hide(...pushgateway.urls.flatMap((url) => credentialForms(url, pushgateway.auth)));
+  // Each target's logger starts from the deployment's secrets and learns its own.
+  const targetLog = log.fork({});
+  log.hide(...fleetPlan.secrets);
   const deadline = deps.deadline ?? Date.now() + 60_000;
   const targetsEnd = deadline - tailReserve(deadline, pushgateway.timeoutMs);
 
@@ -305,7 +303,7 @@ export async function runFleet(
   let outcomes: TargetOutcome[];
   if (fleet.mode === 'inline') {
     outcomes = await pool(targets, fleet.concurrency, targetsEnd, (target, targetDeadline) =>
-      collectInline(target, targetDeadline, deps, log),
+      collectInline(target, targetDeadline, deps, targetLog),
     );
   } else {
     const invoke = deps.invoke ?? lambdaInvoker();

@@ -961,6 +961,20 @@ describe('serverless package refuses a fleet it cannot scope', () => {
       { file: `targets:\n  - name: legacy\n    password_env: PUSHGATEWAY_URL\n` },
       /password_env PUSHGATEWAY_URL is a variable the function uses for something else/,
     ],
+    [
+      "more password_env variables than Lambda's 4 KB environment holds",
+      {
+        file: `targets:\n${Array.from(
+          { length: 120 },
+          (_, i) =>
+            `  - name: t${i}\n    host: db${i}.internal\n    password_env: PG_PASSWORD_${i}\n`,
+        ).join('')}`,
+        env: Object.fromEntries(
+          Array.from({ length: 120 }, (_, i) => [`PG_PASSWORD_${i}`, `password-of-target-${i}`]),
+        ),
+      },
+      /environment of function collect is \d+ bytes, over Lambda's 4096.*use secret_id/,
+    ],
     ['a targets file without a list', { file: 'targets: {}\n' }, /expected a "targets:" list/],
     [
       'a targets file that is not there',

@@ -49,6 +49,7 @@ const one: Collector = {
 async function handle(event: unknown) {
   const pushes: Delivery[] = [];
   const connects: PostgresTarget[] = [];
+  const keepSeconds: number[] = [];
   const lines: string[] = [];
   const db: Database = {
     serverVersion: 170_000,
@@ -62,8 +63,9 @@ async function handle(event: unknown) {
       summary: await collectTargetEvent(env, event, {
         collectors: [one],
         log: createLogger({ write: (line) => lines.push(line) }),
-        connect: (target) => {
+        connect: (target, options) => {
           connects.push(target);
+          keepSeconds.push(options.keepSeconds);
           return Promise.resolve(db);
         },
         deliver: (delivery) => {
@@ -78,7 +80,7 @@ async function handle(event: unknown) {
   expect([...lines, String(result.error), JSON.stringify(result.summary)].join('\n')).not.toContain(
     PASSWORD,
   );
-  return { ...result, pushes, connects, lines };
+  return { ...result, pushes, connects, keepSeconds, lines };
 }
 
 describe('collectTargetEvent', () => {
@@ -102,6 +104,8 @@ describe('collectTargetEvent', () => {
       },
     ]);
     expect(ran.lines.some((l) => l.includes('"target":"orders"'))).toBe(true);
+    // Its containers serve targets at random: no connection is kept.
+    expect(ran.keepSeconds).toEqual([0]);
   });
 
   it('drops an event past its notAfter: nothing connected, nothing pushed', async () => {
