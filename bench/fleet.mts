@@ -1640,7 +1640,7 @@ function observations(inline: readonly InlineRow[], fan: readonly FanoutRow[]): 
   const reuse = inline.filter((r) => !r.check && r.concurrency === 10 && r.n >= 100);
   if (reuse.length > 0) {
     lines.push(
-      `- Kept connections: new connections per warm run ${reuse.map((r) => `${f0(warmMedian(r.warm, (w) => w.connections))} at ${r.n.toLocaleString('en')} targets`).join(', ')}. The kept-connection map holds at most 200 (src/db.ts, MAX_KEPT_CONNECTIONS) and evicts the one idle longest; a fleet run visits its targets in the same order every time, so past 200 targets each connection is evicted just before its target comes round again and none is reused: every warm run connects (SCRAM) to every target, as cold does (cold / warm ≈ 1 at 1,000).`,
+      `- Kept connections: new connections per warm run ${reuse.map((r) => `${f0(warmMedian(r.warm, (w) => w.connections))} at ${r.n.toLocaleString('en')} targets`).join(', ')}. The kept-connection map holds at most 200 (src/db.ts, MAX_KEPT_CONNECTIONS); a run past it closes its own connection rather than evict one (a fleet visits its targets in the same order every run, so evicting the one idle longest would reuse none): the first 200 targets reuse theirs, the others connect (SCRAM) every run.`,
     );
   }
   const early = inline.find(
