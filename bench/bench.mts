@@ -33,6 +33,7 @@ import {
   median,
   parseArgv,
   LAMBDA_128_FLAGS,
+  FLEET_SECTION,
   readSection,
   SERIES_CAP_SECTION,
   runToEnd,
@@ -502,11 +503,14 @@ async function main(servers: BenchServers, options: Options, started: number): P
   ].join('\n');
   // A quick run (CI's) never replaces the committed full results.
   const resultsFile = path.join('bench', options.quick ? 'RESULTS.quick.md' : 'RESULTS.md');
-  // bench/series-cap.mts writes a section of its own into the same file: kept as it is.
-  const seriesCap = readSection(resultsFile, SERIES_CAP_SECTION);
+  // bench/series-cap.mts and bench/fleet.mts write sections of their own into the same
+  // file: kept as they are.
+  const kept = [SERIES_CAP_SECTION, FLEET_SECTION]
+    .map((title) => readSection(resultsFile, title))
+    .filter((section): section is string => section !== undefined);
   fs.writeFileSync(
     resultsFile,
-    seriesCap === undefined ? results : `${results.replace(/\n*$/, '')}\n\n${seriesCap}\n`,
+    kept.length === 0 ? results : `${[results.replace(/\n*$/, ''), ...kept].join('\n\n')}\n`,
   );
   console.log(ratioLines.join('\n'));
   console.log(`\nwrote ${resultsFile} (${elapsedS.toFixed(0)} s in all)`);

@@ -56,6 +56,7 @@ import { listGroups, push } from '../src/pushgateway.js';
 import {
   bundleHandler,
   FLEET_SDK_CLIENTS,
+  FLEET_SECTION,
   median,
   parseArgv,
   replaceSection,
@@ -66,7 +67,7 @@ import {
 } from './lib.mjs';
 
 const PG_MAJOR = 15;
-const SECTION = '## Fleet';
+const SECTION = FLEET_SECTION;
 const NO_CHECK = ['--push.disable-consistency-check'];
 const JOB = 'bench-fleet';
 const SERVICE = 'postgresql-pushgateway-exporter';

@@ -225,6 +225,9 @@ export async function runToEnd(servers: BenchServers, main: () => Promise<number
 /** The heading of bench/series-cap.mts's section of RESULTS.md, which bench.mts keeps. */
 export const SERIES_CAP_SECTION = '## Series cap (COLLECTOR_MAX_SERIES)';
 
+/** The section bench/fleet.mts writes into the same file. */
+export const FLEET_SECTION = '## Fleet';
+
 /** The section's text in `file` replaced by `section` (appended when there is none); the rest kept. */
 export function replaceSection(file: string, title: string, section: string): void {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
