@@ -6,7 +6,10 @@
  */
 import { silentLogger } from '../../src/logger.js';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectFleet } from '../../src/fleet/fleet.js';
 import { collect } from '../../src/run.js';
 import { SEED_FAMILIES } from '../fixtures/seed-families.js';
 import { runEnv, servers, superuser } from '../harness/context.js';
@@ -17,6 +20,8 @@ const DASHBOARD = 'ops/grafana/dashboards/postgresql.json';
 const ALERTS = 'ops/prometheus/alerts.yml';
 
 let prometheus: PrometheusServer;
+const FLEET = 'dashboard-fleet';
+const fleetFile = path.join(os.tmpdir(), `prometheus-e2e-targets-${process.pid}.yml`);
 // The dashboard has a panel for the business example, which is off by default.
 const env = runEnv({
   PUSHGATEWAY_JOB: 'postgresql-exporter',
@@ -36,14 +41,14 @@ interface Panel {
  * The query of every panel, but those of the Fleet row: this run is one
  * target, which pushes none of the fleet's families.
  */
-function panelQueries(): { title: string; expr: string }[] {
+function panelQueries(fleetRow = false): { title: string; expr: string }[] {
   const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] };
   const queries: { title: string; expr: string }[] = [];
   let row = '';
   const walk = (panels: Panel[]) => {
     for (const panel of panels) {
       if (panel.type === 'row') row = panel.title ?? '';
-      if (row === 'Fleet') continue;
+      if ((row === 'Fleet') !== fleetRow) continue;
       for (const target of panel.targets ?? []) {
         if (target.expr !== undefined)
           queries.push({ title: panel.title ?? '?', expr: target.expr });
@@ -83,11 +88,33 @@ beforeAll(async () => {
   );
   await sleep(3_000);
   await collect(env, quiet);
+  // A fleet of two targets (the same server under two names), run twice, for the Fleet row.
+  fs.writeFileSync(
+    fleetFile,
+    `targets:\n${['dash-a', 'dash-b']
+      .map(
+        (name) =>
+          `  - name: ${name}\n    host: ${postgres.host}\n    port: ${postgres.port}\n` +
+          `    username: ${postgres.monitorUser}\n    password_env: DASH_PG_PASSWORD\n`,
+      )
+      .join('')}`,
+  );
+  const fleetEnv = {
+    TARGETS_FILE: fleetFile,
+    FLEET_NAME: FLEET,
+    DASH_PG_PASSWORD: postgres.monitorPassword,
+    PUSHGATEWAY_URL: servers().pushgatewayUrl,
+    PUSHGATEWAY_JOB: 'postgresql-exporter',
+  };
+  await collectFleet(fleetEnv, quiet);
+  await sleep(3_000);
+  await collectFleet(fleetEnv, quiet);
   await sleep(3_000);
 }, 90_000);
 
 afterAll(async () => {
   await prometheus.stop();
+  fs.rmSync(fleetFile, { force: true });
 });
 
 describe('Prometheus scraping the Pushgateway', () => {
@@ -120,6 +147,27 @@ describe('Prometheus scraping the Pushgateway', () => {
         .replaceAll('$fleet', '.*')
         .replaceAll('$instance', instance);
       expect(concrete, title).not.toMatch(/\$/);
+      const result = await prometheus.query(concrete);
+      if (result.length === 0) empty.push(`${title}: ${concrete}`);
+    }
+    expect(empty).toEqual([]);
+  });
+
+  it("returns data for every query of the dashboard's Fleet row, for a fleet", async () => {
+    const queries = panelQueries(true);
+    expect(queries.length).toBeGreaterThan(5);
+    const empty: string[] = [];
+    for (const { title, expr } of queries) {
+      const concrete = expr
+        .replaceAll('$__rate_interval', '1m')
+        .replaceAll('$__interval', '1m')
+        .replaceAll('$job', 'postgresql-exporter')
+        .replaceAll('$fleet', FLEET)
+        // "All" of the target selector.
+        .replaceAll('$instance', '.+');
+      expect(concrete, title).not.toMatch(/\$/);
+      // A targets file without discovery, collected inline: no discovery or fan-out series.
+      if (/discovery|invoke_failures/.test(concrete)) continue;
       const result = await prometheus.query(concrete);
       if (result.length === 0) empty.push(`${title}: ${concrete}`);
     }
