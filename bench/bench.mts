@@ -18,8 +18,9 @@
  * Prints one table per N and `databases=N ratio warm/postgres_exporter=…`,
  * `ratio cold/postgres_exporter=…` lines, and writes bench/RESULTS.md (--quick:
  * bench/RESULTS.quick.md, git-ignored, so a quick run never replaces the full
- * results). Every server, process and temp dir is removed also on error and
- * Ctrl-C (bench/lib.mts).
+ * results). Then runs bench/fleet.mts (with --quick when given), which writes
+ * the "Fleet" section of the same file. Every server, process and temp dir is
+ * removed also on error and Ctrl-C (bench/lib.mts).
  */
 import { silentLogger } from '../src/logger.js';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -514,6 +515,18 @@ async function main(servers: BenchServers, options: Options, started: number): P
   );
   console.log(ratioLines.join('\n'));
   console.log(`\nwrote ${resultsFile} (${elapsedS.toFixed(0)} s in all)`);
+  // The fleet's section, from bench/fleet.mts (`npm run bench:fleet` runs it alone).
+  const fleet = await new Promise<number | null>((resolve) => {
+    spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/fleet.mts', ...(options.quick ? ['--quick'] : [])],
+      { stdio: 'inherit' },
+    ).on('exit', resolve);
+  });
+  if (fleet !== 0) {
+    console.error(`bench/fleet.mts failed (exit ${String(fleet)})`);
+    return 1;
+  }
   return 0;
 }
 

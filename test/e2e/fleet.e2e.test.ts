@@ -25,6 +25,7 @@ import { servers, uniqueJob } from '../harness/context.js';
 import { parseExposition, select, type ParsedExposition } from '../harness/exposition.js';
 import { freePort, listenOnLoopback } from '../harness/ports.js';
 import { postgresBinDir, startPostgres, type PostgresServer } from '../harness/postgres.js';
+import { startPushgateway, type PushgatewayServer } from '../harness/pushgateway.js';
 import { instancePages, MONITORED, rdsInstance } from '../harness/rds-fixtures.js';
 
 const MAJORS = [13, 16, 18] as const;
@@ -374,5 +375,67 @@ describe('a fleet discovered through the RDS API (stubbed at the SDK), of real s
       ['db-gone', `db-${members[1]!.name}`].sort(),
     );
     expect(await ups()).toEqual([members[0]!, members[2]!].map((m) => `db-${m.name}=1`).sort());
+  });
+});
+
+describe('a fleet over two real Pushgateways', () => {
+  let a: PushgatewayServer;
+  let b: PushgatewayServer;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startPushgateway(), startPushgateway()]);
+  });
+  afterAll(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  const instancesOn = async (gateway: PushgatewayServer, job: string) =>
+    select(parseExposition(await gateway.metrics()), 'push_time_seconds', { job })
+      .map((s) => s.labels.instance ?? '')
+      .sort();
+
+  it('pushes each target to one of them, the same one every run, and cleans up on each', async () => {
+    const job = uniqueJob('shards');
+    const fleet = `shards-${randomBytes(3).toString('hex')}`;
+    const names = Array.from({ length: 8 }, (_, i) => `shard-target-${i}`);
+    const write = (chosen: readonly string[]) => {
+      const file = path.join(dir, `shards-${chosen.length}.yml`);
+      fs.writeFileSync(
+        file,
+        `targets:\n${chosen
+          .map(
+            (name) =>
+              `  - name: ${name}\n    host: 127.0.0.1\n    port: ${members[0]!.port}\n` +
+              `    username: ${MONITOR}\n    password_env: PG_PG13_PASSWORD\n`,
+          )
+          .join('')}`,
+      );
+      return file;
+    };
+    const env = (file: string) => ({
+      ...fleetEnv(file, job, fleet),
+      PUSHGATEWAY_URL: `${a.url},${b.url}`,
+    });
+
+    const first = await runFleetOnce(env(write(names)));
+    expect(first.error).toBeUndefined();
+    const onA = await instancesOn(a, job);
+    const onB = await instancesOn(b, job);
+    // Every target on exactly one; both used; the fleet's own group (no instance) on the first.
+    expect([...onA, ...onB].filter((i) => i !== '').sort()).toEqual([...names].sort());
+    expect(onA.filter((i) => onB.includes(i) && i !== '')).toEqual([]);
+    expect(onA.length).toBeGreaterThan(1);
+    expect(onB.length).toBeGreaterThan(0);
+    expect(onA).toContain('');
+    expect(onB).not.toContain('');
+
+    // The next run puts each on the same one; a target removed loses its group where it was
+    // (one of the Pushgateway with more, so the clean-up cap of half its groups allows it).
+    const targetsOnA = onA.filter((i) => i !== '');
+    const gone = (targetsOnA.length >= onB.length ? targetsOnA : onB)[0]!;
+    const second = await runFleetOnce(env(write(names.filter((n) => n !== gone))));
+    expect(second.error).toBeUndefined();
+    expect(second.summary?.deletedGroups).toEqual([gone]);
+    expect(await instancesOn(a, job)).toEqual(onA.filter((i) => i !== gone));
+    expect(await instancesOn(b, job)).toEqual(onB.filter((i) => i !== gone));
   });
 });
