@@ -46,7 +46,6 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { build } from 'esbuild';
 import { format } from 'prettier';
 import { startPushgateway, type PushgatewayServer } from '../test/harness/pushgateway.js';
 import { postgresBinDir } from '../test/harness/postgres.js';
@@ -55,7 +54,6 @@ import { SAFETY_MARGIN_MS } from '../src/budget.js';
 import { listGroups, push } from '../src/pushgateway.js';
 import {
   bundleHandler,
-  FLEET_SDK_CLIENTS,
   FLEET_SECTION,
   median,
   parseArgv,
@@ -188,21 +186,9 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
-/** Bundles handlers/target.ts as bundleHandler bundles collect.ts (serverless.yml's esbuild options). */
-async function bundleTarget(outfile: string): Promise<void> {
-  await build({
-    entryPoints: ['handlers/target.ts'],
-    bundle: true,
-    minify: true,
-    keepNames: true,
-    sourcemap: true,
-    target: 'node22',
-    platform: 'node',
-    format: 'cjs',
-    external: ['pg-native', ...FLEET_SDK_CLIENTS],
-    outfile,
-    logLevel: 'error',
-  });
+/** Bundles handlers/target.ts with serverless.yml's esbuild options, as bundleHandler bundles collect.ts. */
+function bundleTarget(outfile: string): Promise<void> {
+  return bundleHandler(outfile, [], 'handlers/target.ts');
 }
 
 /**

@@ -20,9 +20,10 @@ export const FLEET_SDK_CLIENTS = ['@aws-sdk/client-rds', '@aws-sdk/client-lambda
 export async function bundleHandler(
   outfile: string,
   external: readonly string[] = [],
+  entry = 'handlers/collect.ts',
 ): Promise<void> {
   await build({
-    entryPoints: ['handlers/collect.ts'],
+    entryPoints: [entry],
     bundle: true,
     minify: true,
     keepNames: true,
