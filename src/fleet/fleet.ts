@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
-import { within } from '../budget.js';
+import { DEFAULT_BUDGET_MS, within } from '../budget.js';
 import { environmentSecrets, FLEET_LABEL, type Env } from '../config.js';
 import { describeError, FleetError } from '../errors.js';
 import { clip, createLogger, type Logger } from '../logger.js';
@@ -291,7 +291,7 @@ export async function runFleet(
   // Each target's logger starts from the deployment's secrets and learns its own.
   const targetLog = log.fork({});
   log.hide(...fleetPlan.secrets);
-  const deadline = deps.deadline ?? Date.now() + 60_000;
+  const deadline = deps.deadline ?? Date.now() + DEFAULT_BUDGET_MS;
   const targetsEnd = deadline - tailReserve(deadline, pushgateway.timeoutMs);
 
   const { targets, authoritative, discovery, skipped } = await targetsOf(
