@@ -123,6 +123,22 @@ module.exports.iamStatements = async (context) => {
 };
 
 /**
+ * kms:Decrypt on the secret's customer-managed key, only through Secrets
+ * Manager in `region`; the key ARN checked first.
+ */
+function kmsDecryptStatement(kmsKeyArn, region) {
+  if (!KMS_KEY_ARN.test(kmsKeyArn)) fail(`kmsKeyArn must be a key ARN, got "${kmsKeyArn}"`);
+  return {
+    Effect: 'Allow',
+    Action: ['kms:Decrypt'],
+    Resource: [kmsKeyArn],
+    Condition: {
+      StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` },
+    },
+  };
+}
+
+/**
  * Least privilege: read the one configured secret, decrypt with the one
  * configured key. Nothing at all when no secret is configured; never `*`.
  */
@@ -143,17 +159,7 @@ async function singleTargetStatements(context) {
   }
   if (kmsKeyArn !== '') {
     if (secretArn === '') fail('kmsKeyArn is only used with secretArn');
-    if (!KMS_KEY_ARN.test(kmsKeyArn)) fail(`kmsKeyArn must be a key ARN, got "${kmsKeyArn}"`);
-    statements.push({
-      Effect: 'Allow',
-      Action: ['kms:Decrypt'],
-      Resource: [kmsKeyArn],
-      Condition: {
-        StringEquals: {
-          'kms:ViaService': `secretsmanager.${secretArn.split(':')[3]}.amazonaws.com`,
-        },
-      },
-    });
+    statements.push(kmsDecryptStatement(kmsKeyArn, secretArn.split(':')[3]));
   }
   const connect = await rdsConnectStatement(context);
   if (connect !== undefined) statements.push(connect);
@@ -551,17 +557,7 @@ async function targetStatements(context, plan) {
     if (secrets.length === 0) {
       fail('kmsKeyArn is only used with a secret: secret_id targets or discoveredSecretPrefix');
     }
-    if (!KMS_KEY_ARN.test(kmsKeyArn)) fail(`kmsKeyArn must be a key ARN, got "${kmsKeyArn}"`);
-    statements.push({
-      Effect: 'Allow',
-      Action: ['kms:Decrypt'],
-      Resource: [kmsKeyArn],
-      Condition: {
-        StringEquals: {
-          'kms:ViaService': `secretsmanager.${kmsKeyArn.split(':')[3]}.amazonaws.com`,
-        },
-      },
-    });
+    statements.push(kmsDecryptStatement(kmsKeyArn, kmsKeyArn.split(':')[3]));
   }
   if (dbUsers.length > 0) {
     statements.push({

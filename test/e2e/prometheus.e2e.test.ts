@@ -60,6 +60,16 @@ function panelQueries(fleetRow = false): { title: string; expr: string }[] {
   return queries;
 }
 
+/** A panel query with Grafana's variables filled in as the dashboard would. */
+function concreteQuery(expr: string, fleet: string, target: string): string {
+  return expr
+    .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$__interval', '1m')
+    .replaceAll('$job', 'postgresql-exporter')
+    .replaceAll('$fleet', fleet)
+    .replaceAll('$instance', target);
+}
+
 async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined>,
@@ -139,13 +149,8 @@ describe('Prometheus scraping the Pushgateway', () => {
     expect(queries.length).toBeGreaterThan(10);
     const empty: string[] = [];
     for (const { title, expr } of queries) {
-      const concrete = expr
-        .replaceAll('$__rate_interval', '1m')
-        .replaceAll('$__interval', '1m')
-        .replaceAll('$job', 'postgresql-exporter')
-        // "All" of the fleet selector: a single-target deployment has no fleet label.
-        .replaceAll('$fleet', '.*')
-        .replaceAll('$instance', instance);
+      // "All" of the fleet selector: a single-target deployment has no fleet label.
+      const concrete = concreteQuery(expr, '.*', instance);
       expect(concrete, title).not.toMatch(/\$/);
       const result = await prometheus.query(concrete);
       if (result.length === 0) empty.push(`${title}: ${concrete}`);
@@ -158,13 +163,8 @@ describe('Prometheus scraping the Pushgateway', () => {
     expect(queries.length).toBeGreaterThan(5);
     const empty: string[] = [];
     for (const { title, expr } of queries) {
-      const concrete = expr
-        .replaceAll('$__rate_interval', '1m')
-        .replaceAll('$__interval', '1m')
-        .replaceAll('$job', 'postgresql-exporter')
-        .replaceAll('$fleet', FLEET)
-        // "All" of the target selector.
-        .replaceAll('$instance', '.+');
+      // "All" of the target selector.
+      const concrete = concreteQuery(expr, FLEET, '.+');
       expect(concrete, title).not.toMatch(/\$/);
       // A targets file without discovery, collected inline: no discovery or fan-out series.
       if (/discovery|invoke_failures/.test(concrete)) continue;
