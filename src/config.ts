@@ -36,6 +36,11 @@ export const ENV = {
   statementsLimit: 'STATEMENTS_LIMIT',
   customQueriesFile: 'CUSTOM_QUERIES_FILE',
   collectorMaxSeries: 'COLLECTOR_MAX_SERIES',
+  databasesInclude: 'DATABASES_INCLUDE',
+  databasesExclude: 'DATABASES_EXCLUDE',
+  databasesLimit: 'DATABASES_LIMIT',
+  tablesLimit: 'TABLES_LIMIT',
+  indexesLimit: 'INDEXES_LIMIT',
   targetsFile: 'TARGETS_FILE',
   rdsTag: 'TARGETS_RDS_TAG',
   rdsLabelTags: 'TARGETS_RDS_LABEL_TAGS',
@@ -65,6 +70,9 @@ export const DEFAULTS = {
   pushgatewayTimeoutMs: 10_000,
   statementsLimit: 10,
   collectorMaxSeries: 20_000,
+  databasesLimit: 100,
+  tablesLimit: 100,
+  indexesLimit: 100,
   rdsSecretTag: 'postgresql-exporter-secret',
   fleetName: 'default',
   fleetConcurrency: 10,
@@ -75,6 +83,12 @@ export const FLEET_LABEL = 'fleet';
 
 /** Most targets one inline fleet run collects at once (FLEET_CONCURRENCY's upper bound). */
 export const MAX_FLEET_CONCURRENCY = 100;
+
+/** The most databases one run may visit (DATABASES_LIMIT's upper bound): one connection each. */
+export const MAX_DATABASES_LIMIT = 10_000;
+
+/** The most tables or indexes reported per database (TABLES_LIMIT, INDEXES_LIMIT). */
+export const MAX_TABLES_LIMIT = 10_000;
 
 /** The most statements the statements collector may report: it bounds the series count. */
 export const MAX_STATEMENTS_LIMIT = 100;
@@ -153,6 +167,25 @@ export interface CollectorsConfig {
   readonly customQueriesFile: string | undefined;
   /** Most series one collector may push in a run; past it the collector fails alone. */
   readonly maxSeries: number;
+  /** Which databases the per-database collectors (tables, indexes) visit. */
+  readonly databases: DatabasesConfig;
+  /** Tables reported per database, the largest first. */
+  readonly tablesLimit: number;
+  /** Indexes reported per database, the largest first. */
+  readonly indexesLimit: number;
+}
+
+/**
+ * The databases the per-database collectors visit: every one the role may
+ * connect to, narrowed by name patterns (`*` any run of characters, `?` one),
+ * then at most `limit` of them.
+ */
+export interface DatabasesConfig {
+  /** Visit only databases matching one of these; empty: every database. */
+  readonly include: readonly string[];
+  /** Never visit databases matching one of these. */
+  readonly exclude: readonly string[];
+  readonly limit: number;
 }
 
 /** RDS and Aurora discovery (src/fleet/rds.ts): on when TARGETS_RDS_TAG is set. */
@@ -358,6 +391,20 @@ export function parseGroupingLabels(raw: string, variable: string = ENV.pushgate
 }
 
 /** A comma-separated list of collector names; the collectors' table checks them (selectCollectors). */
+/** Most characters of one database name pattern (PostgreSQL names have at most 63 bytes). */
+const MAX_PATTERN_CHARS = 200;
+
+/** Comma-separated database name patterns: `*` and `?` wildcards, nothing else special. */
+function databasePatterns(env: Env, name: string): string[] {
+  const patterns = collectorNames(env, name);
+  for (const pattern of patterns) {
+    if (pattern.length > MAX_PATTERN_CHARS) {
+      throw new ConfigError(name, `a pattern is longer than ${MAX_PATTERN_CHARS} characters`);
+    }
+  }
+  return patterns;
+}
+
 function collectorNames(env: Env, name: string): string[] {
   const raw = read(env, name);
   if (raw === undefined) return [];
@@ -712,6 +759,13 @@ export function loadConfig(env: Env): Config {
         integer(env, ENV.statementsLimit, 1, MAX_STATEMENTS_LIMIT) ?? DEFAULTS.statementsLimit,
       customQueriesFile: read(env, ENV.customQueriesFile),
       maxSeries: integer(env, ENV.collectorMaxSeries, 1, 10_000_000) ?? DEFAULTS.collectorMaxSeries,
+      databases: {
+        include: databasePatterns(env, ENV.databasesInclude),
+        exclude: databasePatterns(env, ENV.databasesExclude),
+        limit: integer(env, ENV.databasesLimit, 1, MAX_DATABASES_LIMIT) ?? DEFAULTS.databasesLimit,
+      },
+      tablesLimit: integer(env, ENV.tablesLimit, 1, MAX_TABLES_LIMIT) ?? DEFAULTS.tablesLimit,
+      indexesLimit: integer(env, ENV.indexesLimit, 1, MAX_TABLES_LIMIT) ?? DEFAULTS.indexesLimit,
     },
     fleet: fleetConfig,
   };

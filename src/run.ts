@@ -14,7 +14,7 @@ import { recordUp } from './collectors/general/up.js';
 import { FamilyWriter } from './collectors/metric.js';
 import { recordSelfMetrics } from './collectors/self.js';
 import { supports, type Collector, type CollectorOptions } from './collectors/types.js';
-import { ENV, environmentSecrets, type Env } from './config.js';
+import { ENV, environmentSecrets, type DatabasesConfig, type Env } from './config.js';
 import { plan, type RunPlan } from './plan.js';
 import {
   openSession,
@@ -28,6 +28,7 @@ import { iamPassword } from './iam.js';
 import { clip, createLogger, type Logger } from './logger.js';
 import { credentialForms, deliver, displayUrl, type Delivery } from './pushgateway.js';
 import { secretsManagerSource, type SecretSource } from './secrets.js';
+import { visitDatabases, type VisitReport, type VisitedCollector } from './visits.js';
 import {
   groupingKey,
   resolveTarget,
@@ -68,7 +69,31 @@ export interface RunSummary {
   readonly skipped: readonly string[];
   /** Predefined roles whose privileges the role lacks and an enabled collector needs. */
   readonly missingPrivileges: readonly Privilege[];
+  /** The per-database collectors' visits, when any ran: how many, and which failed why. */
+  readonly databases?: DatabasesSummary;
   readonly durationMs: number;
+}
+
+export interface DatabasesSummary {
+  readonly visited: number;
+  /** Left out by DATABASES_LIMIT. */
+  readonly overLimit: number;
+  /** The first few that failed (MAX_FAILED_NAMED), each with why. */
+  readonly failed: readonly { readonly database: string; readonly error: string }[];
+}
+
+/** Most failed databases the summary names: a log line stays bounded. */
+const MAX_FAILED_NAMED = 10;
+
+function databasesSummary(report: VisitReport): DatabasesSummary {
+  return {
+    visited: report.visits.length,
+    overLimit: report.overLimit,
+    failed: report.visits
+      .filter((v) => !v.ok)
+      .slice(0, MAX_FAILED_NAMED)
+      .map((v) => ({ database: v.database, error: v.error ?? '' })),
+  };
 }
 
 export interface RunDependencies {
@@ -156,31 +181,38 @@ async function readSecret(
 /** A session, or why there is none: PostgreSQL being down is a result, not an error. */
 type Session = { readonly db: Database } | { readonly downReason: string };
 
+/** Opens a session on `address` (the target's, or another database of its server). */
+type Opener = (address: PostgresTarget, deadline: number, keepSeconds: number) => Promise<Database>;
+
+function opener(runPlan: RunPlan, deps: RunDependencies, log: Logger): Opener {
+  const { postgres } = runPlan.target;
+  const { iamAuth } = postgres;
+  return (address, deadline, keepSeconds) =>
+    (deps.connect ?? openSession)(
+      address,
+      { ...postgres, deadline, keepSeconds },
+      // With IAM auth, a fresh token (they live 15 minutes) for each new connection.
+      iamAuth === undefined
+        ? undefined
+        : async () => {
+            const password = await iamPassword(address, iamAuth.region);
+            log.hide(password);
+            return password;
+          },
+    );
+}
+
 async function connectTarget(
   runPlan: RunPlan,
   address: PostgresTarget,
-  deps: RunDependencies,
+  open: Opener,
   collectDeadline: number,
   log: Logger,
   secrets: SecretSource,
 ): Promise<Session> {
   const { postgres } = runPlan.target;
-  const { iamAuth } = postgres;
-  // With IAM auth, a fresh token (they live 15 minutes) for each new connection.
-  const token =
-    iamAuth === undefined
-      ? undefined
-      : async () => {
-          const password = await iamPassword(address, iamAuth.region);
-          log.hide(password);
-          return password;
-        };
   try {
-    const db = await (deps.connect ?? openSession)(
-      address,
-      { ...postgres, deadline: collectDeadline, keepSeconds: postgres.keepConnectionSeconds },
-      token,
-    );
+    const db = await open(address, collectDeadline, postgres.keepConnectionSeconds);
     return { db };
   } catch (error) {
     // An unusable CA file is a configuration error: fail, naming the variable.
@@ -199,6 +231,18 @@ interface Collected {
   readonly skipped: string[];
   readonly privileges: Partial<Record<Privilege, boolean>>;
   readonly missing: Privilege[];
+  readonly visits?: VisitReport;
+}
+
+/** What collectAll needs beyond the run's session: for the per-database visits. */
+interface CollectSetting {
+  readonly options: CollectorOptions;
+  readonly databases: DatabasesConfig;
+  /** The target's database (the session's). */
+  readonly connected: string;
+  /** A session on another database of the target's server, not kept. */
+  readonly open: (database: string, deadline: number) => Promise<Database>;
+  readonly collectDeadline: number;
 }
 
 /**
@@ -209,10 +253,10 @@ interface Collected {
 async function collectAll(
   db: Database,
   collectors: readonly Collector[],
-  options: CollectorOptions,
-  collectDeadline: number,
+  setting: CollectSetting,
   log: Logger,
 ): Promise<Collected> {
+  const { options, collectDeadline } = setting;
   const version = db.serverVersion;
   const runnable = collectors.filter((c) => supports(c, version));
   const needed = PRIVILEGES.filter((p) => runnable.some((c) => c.needs?.includes(p)));
@@ -221,9 +265,14 @@ async function collectAll(
   const missing = needed.filter((p) => !db.privileges[p]);
   const outcomes: CollectorOutcome[] = [];
   const parts: Registry[] = [];
+  const perDatabase: Collector[] = [];
   for (const collector of runnable) {
     const start = performance.now();
     const lacking = collector.needs?.filter((p) => missing.includes(p)) ?? [];
+    if (collector.scope === 'database' && lacking.length === 0) {
+      perDatabase.push(collector);
+      continue;
+    }
     try {
       if (lacking.length > 0) {
         throw new Error(
@@ -235,7 +284,13 @@ async function collectAll(
         throw new Error('not run: the time budget for collecting was used up');
       }
       const writer = new FamilyWriter(collector.name, collector.families, options.maxSeries);
-      await collector.collect({ db, serverVersion: version, metrics: writer, options });
+      await collector.collect({
+        db,
+        serverVersion: version,
+        metrics: writer,
+        options,
+        database: setting.connected,
+      });
       parts.push(writer.registry);
       outcomes.push({ name: collector.name, ok: true, durationMs: ms(start) });
     } catch (error) {
@@ -248,13 +303,57 @@ async function collectAll(
       });
     }
   }
+  const visits =
+    perDatabase.length === 0 ? undefined : await visitAll(db, perDatabase, setting, log);
+  for (const visited of visits?.collectors ?? []) {
+    const { registry, ...outcome } = visited;
+    outcomes.push(outcome);
+    if (registry !== undefined) parts.push(registry);
+  }
   return {
     outcomes,
     parts,
     skipped: collectors.filter((c) => !supports(c, version)).map((c) => c.name),
     privileges,
     missing,
+    ...(visits === undefined ? {} : { visits: visits.report }),
   };
+}
+
+/**
+ * The per-database collectors, once per visited database (src/visits.ts).
+ * Listing the databases failing fails each of them, and only them.
+ */
+async function visitAll(
+  db: Database,
+  collectors: readonly Collector[],
+  setting: CollectSetting,
+  log: Logger,
+): Promise<{ collectors: VisitedCollector[]; report?: VisitReport }> {
+  const describe = (error: unknown) => clip(log.redact(describeError(error)));
+  const start = performance.now();
+  try {
+    return await visitDatabases({
+      session: db,
+      connected: setting.connected,
+      collectors,
+      options: setting.options,
+      databases: setting.databases,
+      open: setting.open,
+      deadline: setting.collectDeadline,
+      describe,
+    });
+  } catch (error) {
+    const message = `the databases could not be listed: ${describe(error)}`;
+    return {
+      collectors: collectors.map((c) => ({
+        name: c.name,
+        ok: false,
+        durationMs: ms(start),
+        error: message,
+      })),
+    };
+  }
 }
 
 /**
@@ -312,9 +411,10 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
   }
   const address = resolveTarget(target.postgres, secret);
 
+  const open = opener(runPlan, deps, log);
   const session: Session =
     secretError === undefined
-      ? await connectTarget(runPlan, address, deps, collectDeadline, log, secrets)
+      ? await connectTarget(runPlan, address, open, collectDeadline, log, secrets)
       : { downReason: clip(log.redact(describeError(secretError))) };
 
   const upPart = new Registry();
@@ -326,10 +426,13 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
         session.db,
         runPlan.collectors,
         {
-          statementsLimit: config.collectors.statementsLimit,
-          maxSeries: config.collectors.maxSeries,
+          options: collectorOptions(config),
+          databases: config.collectors.databases,
+          connected: address.database,
+          // Not kept: a database is visited once per refresh, not every run.
+          open: (database, end) => open({ ...address, database }, end, 0),
+          collectDeadline,
         },
-        collectDeadline,
         log,
       );
     } finally {
@@ -341,6 +444,7 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
     collectors: collected.outcomes,
     privileges: collected.privileges,
     runDurationMs: performance.now() - started,
+    ...(collected.visits === undefined ? {} : { visits: collected.visits }),
   });
   const body = redactPushed(await render([upPart, ...collected.parts, selfPart]), log);
 
@@ -357,6 +461,7 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
     collectors: collected.outcomes,
     skipped: collected.skipped,
     missingPrivileges: collected.missing,
+    ...(collected.visits === undefined ? {} : { databases: databasesSummary(collected.visits) }),
   };
   try {
     await push(runPlan, key, body, deadline, deps);
@@ -372,6 +477,17 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
   const summary: RunSummary = { ...summaryBase, durationMs: ms(started) };
   log.info('run', { ...summary });
   return summary;
+}
+
+/** The collectors' settings, from the configuration. */
+function collectorOptions(config: RunPlan['config']): CollectorOptions {
+  const { collectors } = config;
+  return {
+    statementsLimit: collectors.statementsLimit,
+    maxSeries: collectors.maxSeries,
+    tablesLimit: collectors.tablesLimit,
+    indexesLimit: collectors.indexesLimit,
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import { archiver } from './general/archiver.js';
 import { checkpointer } from './general/checkpointer.js';
 import { connections } from './general/connections.js';
 import { databaseSize } from './general/database_size.js';
+import { indexes } from './general/indexes.js';
 import { lock } from './general/lock.js';
 import { recovery } from './general/recovery.js';
 import { replication } from './general/replication.js';
@@ -17,6 +18,7 @@ import { statBgwriter } from './general/stat_bgwriter.js';
 import { statDatabase } from './general/stat_database.js';
 import { statDatabaseConflicts } from './general/stat_database_conflicts.js';
 import { statements } from './general/statements.js';
+import { tables } from './general/tables.js';
 import { transactionAge } from './general/transaction_age.js';
 import { uptime } from './general/uptime.js';
 import { version } from './general/version.js';
@@ -57,6 +59,9 @@ export const COLLECTOR_TABLE: readonly CollectorDefault[] = [
   { collector: wal, enabled: true },
   { collector: checkpointer, enabled: true },
   { collector: archiver, enabled: true },
+  // general: per database (src/visits.ts)
+  { collector: tables, enabled: true },
+  { collector: indexes, enabled: true },
   { collector: statements, enabled: false, off: 'needs the pg_stat_statements extension in the connected database and in shared_preload_libraries; one series per reported statement' },
   // business
   { collector: userTables, enabled: false, off: 'a worked example of a business metric' },

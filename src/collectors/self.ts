@@ -5,6 +5,7 @@
  */
 import type { Registry } from 'prom-client';
 import { version } from '../../package.json';
+import type { VisitReport } from '../visits.js';
 import { addGauge, type MetricDefinition } from './metric.js';
 
 export const BUILD_INFO_METRIC = {
@@ -43,6 +44,18 @@ export const RUN_DURATION_METRIC = {
   labelNames: [],
 } as const;
 
+export const DATABASE_VISIT_METRIC = {
+  name: 'postgresql_exporter_database_visit_success',
+  help: 'Whether the per-database collectors (tables, indexes) visited this database and worked there (1) or not (0); one series per database chosen by DATABASES_INCLUDE, DATABASES_EXCLUDE and DATABASES_LIMIT.',
+  labelNames: ['database'],
+} as const;
+
+export const DATABASES_NOT_VISITED_METRIC = {
+  name: 'postgresql_exporter_databases_not_visited',
+  help: 'Databases the per-database collectors could have visited but did not, by reason: limit (past DATABASES_LIMIT).',
+  labelNames: ['reason'],
+} as const;
+
 /** Every family of this module: no collector may push one of them. */
 export const SELF_FAMILIES: readonly MetricDefinition<string>[] = [
   BUILD_INFO_METRIC,
@@ -51,6 +64,8 @@ export const SELF_FAMILIES: readonly MetricDefinition<string>[] = [
   SERIES_LIMIT_EXCEEDED_METRIC,
   ROLE_PRIVILEGE_METRIC,
   RUN_DURATION_METRIC,
+  DATABASE_VISIT_METRIC,
+  DATABASES_NOT_VISITED_METRIC,
 ];
 
 export const BUILD_VERSION: string = version;
@@ -68,6 +83,8 @@ export interface SelfReport {
   /** The privileges checked (those the enabled collectors need) and whether the role has them. */
   readonly privileges: Readonly<Record<string, boolean>>;
   readonly runDurationMs: number;
+  /** The per-database collectors' visits, when any ran. */
+  readonly visits?: VisitReport;
 }
 
 export function recordSelfMetrics(registry: Registry, report: SelfReport): void {
@@ -99,4 +116,14 @@ export function recordSelfMetrics(registry: Registry, report: SelfReport): void 
     })),
   );
   addGauge(registry, RUN_DURATION_METRIC, [{ labels: {}, value: report.runDurationMs / 1000 }]);
+  if (report.visits !== undefined) {
+    addGauge(
+      registry,
+      DATABASE_VISIT_METRIC,
+      report.visits.visits.map((v) => ({ labels: { database: v.database }, value: v.ok ? 1 : 0 })),
+    );
+    addGauge(registry, DATABASES_NOT_VISITED_METRIC, [
+      { labels: { reason: 'limit' }, value: report.visits.overLimit },
+    ]);
+  }
 }

@@ -12,6 +12,11 @@ export interface CollectContext {
    */
   readonly metrics: MetricWriter;
   readonly options: CollectorOptions;
+  /**
+   * The database `db` is connected to: for a per-database collector, the one
+   * it is visiting; for the others, the target's database.
+   */
+  readonly database: string;
 }
 
 /** Settings some collectors take, from the configuration. */
@@ -20,12 +25,18 @@ export interface CollectorOptions {
   readonly statementsLimit: number;
   /** Most series one collector may push (COLLECTOR_MAX_SERIES); a query reads at most as many rows. */
   readonly maxSeries: number;
+  /** Tables the tables collector reports per database, the largest first (TABLES_LIMIT). */
+  readonly tablesLimit: number;
+  /** Indexes the indexes collector reports per database, the largest first (INDEXES_LIMIT). */
+  readonly indexesLimit: number;
 }
 
 /** The options of a run with no settings: from the configuration's defaults. */
 export const DEFAULT_COLLECTOR_OPTIONS: CollectorOptions = {
   statementsLimit: DEFAULTS.statementsLimit,
   maxSeries: DEFAULTS.collectorMaxSeries,
+  tablesLimit: DEFAULTS.tablesLimit,
+  indexesLimit: DEFAULTS.indexesLimit,
 };
 
 /**
@@ -52,6 +63,13 @@ export interface Collector {
   readonly minServerVersion?: number;
   /** Highest `server_version_num` it runs on; on newer servers the run skips it. */
   readonly maxServerVersion?: number;
+  /**
+   * 'database': it reads what PostgreSQL shows only inside one database
+   * (pg_stat_user_tables), so the run calls it once per visited database
+   * (src/visits.ts), each time on a session connected there. Default
+   * 'server': once, on the target's session.
+   */
+  readonly scope?: 'server' | 'database';
   collect(context: CollectContext): Promise<void>;
 }
 

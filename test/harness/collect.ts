@@ -9,12 +9,14 @@ import {
 /** Runs one collector as the run does (its own writer, its declared families, the series limit) and returns its registry. */
 export async function collectOnce(
   collector: Collector,
-  context: Omit<CollectContext, 'metrics' | 'options'> & {
+  context: Omit<CollectContext, 'metrics' | 'options' | 'database'> & {
     readonly options?: Partial<CollectContext['options']>;
+    /** The database db is connected to; default postgres (the harness's). */
+    readonly database?: string;
   },
 ): Promise<Registry> {
   const options = { ...DEFAULT_COLLECTOR_OPTIONS, ...context.options };
   const writer = new FamilyWriter(collector.name, collector.families, options.maxSeries);
-  await collector.collect({ ...context, metrics: writer, options });
+  await collector.collect({ database: 'postgres', ...context, metrics: writer, options });
   return writer.registry;
 }
