@@ -45,6 +45,9 @@ export const MANAGED_DATABASES: readonly string[] = [
 /** Most database names read from pg_database: far past any real server, so the list costs bounded memory. */
 const MAX_LISTED = 100_000;
 
+/** Whether the database still exists: one dropped during the run is no failure. */
+export const DATABASE_EXISTS_QUERY = `SELECT 1 AS one FROM pg_database WHERE datname = $1`;
+
 /** Databases the role may connect to: no template, none that refuses connections. */
 export const VISITABLE_DATABASES_QUERY = `
 SELECT datname FROM pg_database
@@ -279,10 +282,30 @@ export async function visitDatabases(
       await db.close();
     }
   });
+  const present = await withoutVanished(visit.session, outcomes);
   return {
-    collectors: visit.collectors.map((c) => assemble(c, outcomes, visit.options.maxSeries)),
-    report: { visits: outcomes.map(visitResult), overLimit },
+    collectors: visit.collectors.map((c) => assemble(c, present, visit.options.maxSeries)),
+    report: { visits: present.map(visitResult), overLimit },
   };
+}
+
+/**
+ * The outcomes without databases dropped since they were listed: a failed
+ * visit to a database that no longer exists is no failure, and no series.
+ */
+async function withoutVanished(
+  session: Queryable,
+  outcomes: readonly DatabaseOutcome[],
+): Promise<DatabaseOutcome[]> {
+  const present: DatabaseOutcome[] = [];
+  for (const outcome of outcomes) {
+    if (!visitResult(outcome).ok) {
+      const rows = await session.query(DATABASE_EXISTS_QUERY, { params: [outcome.database] });
+      if (rows.length === 0) continue;
+    }
+    present.push(outcome);
+  }
+  return present;
 }
 
 function visitResult(outcome: DatabaseOutcome): VisitResult {

@@ -348,6 +348,9 @@ describe('collector settings', () => {
       statementsLimit: 10,
       customQueriesFile: undefined,
       maxSeries: 20_000,
+      databases: { include: [], exclude: [], limit: 100 },
+      tablesLimit: 100,
+      indexesLimit: 100,
     });
   });
 
@@ -360,6 +363,11 @@ describe('collector settings', () => {
         STATEMENTS_LIMIT: '25',
         CUSTOM_QUERIES_FILE: 'queries/business.yml',
         COLLECTOR_MAX_SERIES: '1000',
+        DATABASES_INCLUDE: ' app_* , shop ',
+        DATABASES_EXCLUDE: 'app_test',
+        DATABASES_LIMIT: '5',
+        TABLES_LIMIT: '20',
+        INDEXES_LIMIT: '30',
       }).collectors,
     ).toEqual({
       enable: ['business_user_tables'],
@@ -367,7 +375,21 @@ describe('collector settings', () => {
       statementsLimit: 25,
       customQueriesFile: 'queries/business.yml',
       maxSeries: 1000,
+      databases: { include: ['app_*', 'shop'], exclude: ['app_test'], limit: 5 },
+      tablesLimit: 20,
+      indexesLimit: 30,
     });
+  });
+
+  it.each([
+    ['DATABASES_LIMIT', '0', /from 1 to 10000/],
+    ['TABLES_LIMIT', '10001', /from 1 to 10000/],
+    ['INDEXES_LIMIT', 'many', /whole number/],
+    ['DATABASES_INCLUDE', 'x'.repeat(201), /longer than 200/],
+  ])('refuses %s=%s naming the variable', (name, raw, message) => {
+    expect(() => loadConfig({ ...base, [name]: raw })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, [name]: raw })).toThrow(message);
+    expect(() => loadConfig({ ...base, [name]: raw })).toThrow(name);
   });
 
   it.each([

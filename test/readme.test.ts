@@ -30,7 +30,9 @@ async function definedFamilies(): Promise<string[]> {
       }
     }
   }
-  return names;
+  // Families built from tables of columns (tables.ts) are found through their collectors.
+  for (const { collector } of COLLECTOR_TABLE) names.push(...collector.families.map((f) => f.name));
+  return [...new Set(names)];
 }
 
 /** A family is documented by name, or by a `prefix_*` / `_suffix` shorthand row. */

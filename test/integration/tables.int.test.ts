@@ -15,7 +15,11 @@ import { parseExposition, select, type ParsedExposition } from '../harness/expos
 import { eventually } from '../harness/ports.js';
 
 const tag = randomBytes(3).toString('hex');
-/** Two databases with tables, one the role may not connect to, one that refuses the role. */
+/**
+ * Two databases with tables, one the role may not connect to, one that turns
+ * the role away. Only this file's role may connect to the last, so runs of
+ * other test files (same server, in parallel) never see it fail.
+ */
 const A = `tbl_a_${tag}`;
 const B = `tbl_b_${tag}`;
 const NO_CONNECT = `tbl_c_${tag}`;
@@ -23,6 +27,10 @@ const FULL = `tbl_d_${tag}`;
 const INCLUDE = `tbl_?_${tag}`;
 /** A hostile table name: quotes, a backslash and a newline must survive as a label value. */
 const ODD = 'odd "name" \\ with\nnewline';
+
+const ROLE = `tbl_mon_${tag}`;
+const ROLE_PASSWORD = randomBytes(12).toString('base64url');
+const asRole = { POSTGRESQL_USERNAME: ROLE, POSTGRESQL_PASSWORD: ROLE_PASSWORD };
 
 const major = servers().postgres.major;
 const quiet = { log: silentLogger() };
@@ -47,8 +55,11 @@ function value(
 beforeAll(async () => {
   admin = await superuser();
   for (const db of [A, B, NO_CONNECT, FULL]) await admin.query(`CREATE DATABASE ${db}`);
+  await admin.query(`CREATE ROLE ${ROLE} LOGIN PASSWORD '${ROLE_PASSWORD}' IN ROLE pg_monitor`);
   await admin.query(`REVOKE CONNECT ON DATABASE ${NO_CONNECT} FROM PUBLIC`);
   // The role may connect, but the server turns it away: a visit that fails.
+  await admin.query(`REVOKE CONNECT ON DATABASE ${FULL} FROM PUBLIC`);
+  await admin.query(`GRANT CONNECT ON DATABASE ${FULL} TO ${ROLE}`);
   await admin.query(`ALTER DATABASE ${FULL} CONNECTION LIMIT 0`);
   inA = await superuser(A);
   await inA.query(`CREATE SCHEMA s1`);
@@ -77,16 +88,17 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await inA?.end();
+  await inA.end();
   for (const db of [A, B, NO_CONNECT, FULL]) {
-    await admin?.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
   }
-  await admin?.end();
+  await admin.query(`DROP ROLE IF EXISTS ${ROLE}`).catch(() => undefined);
+  await admin.end();
 });
 
 describe(`tables and indexes on PostgreSQL ${major}`, () => {
   it('reports every table of every visitable database, with the values PostgreSQL shows', async () => {
-    const env = runEnv({ DATABASES_INCLUDE: INCLUDE });
+    const env = runEnv({ ...asRole, DATABASES_INCLUDE: INCLUDE });
     const summary = await collect(env, quiet);
     const metrics = await pushed(env.PUSHGATEWAY_JOB!);
     const big = { database: A, schema: 's1', table: 'big' };
@@ -174,6 +186,29 @@ describe(`tables and indexes on PostgreSQL ${major}`, () => {
     ).toBe(1);
     expect(summary.databases).toEqual({ visited: 1, overLimit: 1, failed: [] });
     expect(summary.collectorErrors).toBe(0);
+  });
+
+  it('leaves out only the size of a table behind an ACCESS EXCLUSIVE lock, without waiting', async () => {
+    const locker = await superuser(A);
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE small IN ACCESS EXCLUSIVE MODE');
+      const env = runEnv({ DATABASES_INCLUDE: A, POSTGRESQL_STATEMENT_TIMEOUT_MS: '20000' });
+      const started = Date.now();
+      const summary = await collect(env, quiet);
+      // Waiting for the lock would take the statement timeout (20 s).
+      expect(Date.now() - started).toBeLessThan(15_000);
+      const metrics = await pushed(env.PUSHGATEWAY_JOB!);
+      const small = { database: A, schema: 'public', table: 'small' };
+      expect(value(metrics, 'postgresql_table_size_bytes', small)).toBeUndefined();
+      expect(value(metrics, 'postgresql_table_live_tuples', small)).toBeDefined();
+      expect(
+        value(metrics, 'postgresql_table_size_bytes', { database: A, table: 'big' }),
+      ).toBeGreaterThan(0);
+      expect(summary.collectorErrors).toBe(0);
+    } finally {
+      await locker.end();
+    }
   });
 
   it('switched off, visits nothing and pushes no per-database series', async () => {
