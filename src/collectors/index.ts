@@ -16,6 +16,7 @@ import { statActivity } from './general/stat_activity.js';
 import { statBgwriter } from './general/stat_bgwriter.js';
 import { statDatabase } from './general/stat_database.js';
 import { statDatabaseConflicts } from './general/stat_database_conflicts.js';
+import { statIo } from './general/stat_io.js';
 import { statements } from './general/statements.js';
 import { transactionAge } from './general/transaction_age.js';
 import { uptime } from './general/uptime.js';
@@ -57,6 +58,7 @@ export const COLLECTOR_TABLE: readonly CollectorDefault[] = [
   { collector: wal, enabled: true },
   { collector: checkpointer, enabled: true },
   { collector: archiver, enabled: true },
+  { collector: statIo, enabled: true },
   { collector: statements, enabled: false, off: 'needs the pg_stat_statements extension in the connected database and in shared_preload_libraries; one series per reported statement' },
   // business
   { collector: userTables, enabled: false, off: 'a worked example of a business metric' },
