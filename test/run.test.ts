@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COLLECTOR_NAMES } from '../src/collectors/index.js';
+import { COLLECTOR_TABLE } from '../src/collectors/index.js';
 import type { Collector } from '../src/collectors/types.js';
 import type { Database, QueryOptions } from '../src/db.js';
 import { ConfigError, SecretError } from '../src/errors.js';
@@ -310,8 +310,10 @@ queries:
         ...base,
         CUSTOM_QUERIES_FILE: file,
         COLLECTOR_MAX_SERIES: '500',
-        // Every built-in off (statements is off by default): the custom query alone.
-        COLLECTORS_DISABLE: COLLECTOR_NAMES.filter((name) => name !== 'statements').join(','),
+        // Every built-in collector on by default: only the custom query runs.
+        COLLECTORS_DISABLE: COLLECTOR_TABLE.filter((e) => e.enabled)
+          .map((e) => e.collector.name)
+          .join(','),
       },
       { db },
     );

@@ -17,6 +17,7 @@ import { statActivity } from './general/stat_activity.js';
 import { statBgwriter } from './general/stat_bgwriter.js';
 import { statDatabase } from './general/stat_database.js';
 import { statDatabaseConflicts } from './general/stat_database_conflicts.js';
+import { statIo } from './general/stat_io.js';
 import { statements } from './general/statements.js';
 import { tables } from './general/tables.js';
 import { transactionAge } from './general/transaction_age.js';
@@ -59,6 +60,7 @@ export const COLLECTOR_TABLE: readonly CollectorDefault[] = [
   { collector: wal, enabled: true },
   { collector: checkpointer, enabled: true },
   { collector: archiver, enabled: true },
+  { collector: statIo, enabled: true },
   // general: per database (src/visits.ts)
   { collector: tables, enabled: true },
   { collector: indexes, enabled: true },

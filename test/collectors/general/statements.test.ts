@@ -244,7 +244,9 @@ describe('maskQueryLiterals', () => {
       const masked = maskQueryLiterals(input);
       const label = normalizeQuery(input);
       const elapsed = performance.now() - started;
-      expect(elapsed, JSON.stringify(input.slice(0, 20))).toBeLessThan(500);
+      // Linear work takes a few ms; a quadratic pass over 200 KB, tens of seconds. The bound
+      // leaves room for a loaded 2-core machine (860 ms was seen beside other suites).
+      expect(elapsed, JSON.stringify(input.slice(0, 20))).toBeLessThan(3_000);
       expect(masked.length).toBeLessThanOrEqual(input.length + 3);
       expect(Array.from(label).length).toBeLessThanOrEqual(QUERY_LABEL_LENGTH);
     }
