@@ -284,7 +284,7 @@ export async function visitDatabases(
   });
   const present = await withoutVanished(visit.session, outcomes);
   return {
-    collectors: visit.collectors.map((c) => assemble(c, present, visit.options.maxSeries)),
+    collectors: visit.collectors.map((c) => assemble(c, present)),
     report: { visits: present.map(visitResult), overLimit },
   };
 }
@@ -327,14 +327,10 @@ const NAMED_FAILURES = 3;
 
 /**
  * One collector's families over every database where it worked, in visiting
- * order, within COLLECTOR_MAX_SERIES: a database that would take it past the
- * limit is left out with every one after it, and the collector is marked.
+ * order. COLLECTOR_MAX_SERIES holds per database (SampleBuffer): a database
+ * past it is left out alone, and the collector is marked.
  */
-function assemble(
-  collector: Collector,
-  outcomes: readonly DatabaseOutcome[],
-  maxSeries: number,
-): VisitedCollector {
+function assemble(collector: Collector, outcomes: readonly DatabaseOutcome[]): VisitedCollector {
   const failures: string[] = [];
   const kept: SampleBuffer[] = [];
   let series = 0;
@@ -348,15 +344,12 @@ function assemble(
     } else if ('error' in result) {
       overLimit ||= result.overLimit;
       failures.push(`${outcome.database}: ${result.error}`);
-    } else if (overLimit || series + result.series > maxSeries) {
-      overLimit = true;
-      failures.push(`${outcome.database}: left out, past ${maxSeries} series`);
     } else {
       series += result.series;
       kept.push(result);
     }
   }
-  const writer = new FamilyWriter(collector.name, collector.families, maxSeries);
+  const writer = new FamilyWriter(collector.name, collector.families, Math.max(1, series));
   for (const family of collector.families) {
     const parts = kept.map((b) => b.families.get(family.name)).filter((p) => p !== undefined);
     if (parts.length === 0) continue;

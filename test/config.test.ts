@@ -348,9 +348,9 @@ describe('collector settings', () => {
       statementsLimit: 10,
       customQueriesFile: undefined,
       maxSeries: 20_000,
-      databases: { include: [], exclude: [], limit: 100 },
-      tablesLimit: 100,
-      indexesLimit: 100,
+      databases: { include: [], exclude: [], limit: 20 },
+      tablesLimit: 50,
+      indexesLimit: 50,
     });
   });
 

@@ -185,17 +185,24 @@ describe('visitDatabases', () => {
     expect(visited.collectors[0]?.ok).toBe(true);
   });
 
-  it('stops adding databases at the series limit, keeping those before, and says so', async () => {
+  it('holds the series limit per database: one past it is left out alone, and says so', async () => {
     const visited = await visitDatabases(
       options({
-        collectors: [collector((database) => (database === 'c' ? 5 : 2))],
+        collectors: [collector((database) => (database === 'c' ? 7 : 4))],
         options: { ...DEFAULT_COLLECTOR_OPTIONS, maxSeries: 6 },
       }),
     );
-    expect(await samplesOf(visited)).toEqual(['main', 'main', 'b', 'b']);
+    // 4 + 4 + 4 series in main, b and d: over 6 together, but each database within it.
+    expect(await samplesOf(visited)).toEqual([
+      ...Array<string>(4).fill('main'),
+      ...Array<string>(4).fill('b'),
+      ...Array<string>(4).fill('d'),
+    ]);
     expect(visited.collectors[0]).toMatchObject({ ok: false, overLimit: true });
-    expect(visited.collectors[0]?.error).toContain('c: left out, past 6 series');
-    expect(visited.collectors[0]?.error).toContain('d: left out, past 6 series');
+    expect(visited.collectors[0]?.error).toBe(
+      'failed in 1 of 4 databases: c: more than 6 series (COLLECTOR_MAX_SERIES) in one database',
+    );
+    expect(visited.report.visits.find((v) => v.database === 'c')?.ok).toBe(false);
   });
 
   it('visits nothing once the deadline has passed, and says why', async () => {
