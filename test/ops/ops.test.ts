@@ -499,10 +499,20 @@ function withDefaults(value: string): string {
   );
 }
 
+/** The family a module's export defines: a definition, or an entry carrying one as `metric`. */
+function familyName(value: unknown): string | undefined {
+  if (!isRecord(value)) return undefined;
+  if (typeof value.name === 'string' && typeof value.help === 'string') {
+    return Array.isArray(value.labelNames) ? value.name : undefined;
+  }
+  return value.metric === undefined ? undefined : familyName(value.metric);
+}
+
 /**
  * The metric families of the collectors (src/collectors/general, business): by collector
  * name, and `run` for the run's own (modules with no collector, like postgresql_up, and
- * src/collectors/self.ts).
+ * src/collectors/self.ts). A module's families are its exported definitions, and those in
+ * its exported lists (of definitions, or of entries with one as `metric`).
  */
 async function familiesByCollector() {
   const collectors = new Map<string, string[]>();
@@ -521,16 +531,17 @@ async function familiesByCollector() {
     const families: string[] = [];
     const names: string[] = [];
     for (const value of Object.values(module)) {
-      if (!isRecord(value)) continue;
-      const v = value as {
-        name?: unknown;
-        help?: unknown;
-        labelNames?: unknown;
-        collect?: unknown;
-      };
-      if (typeof v.name !== 'string') continue;
-      if (typeof v.help === 'string' && Array.isArray(v.labelNames)) families.push(v.name);
-      if (typeof v.collect === 'function') names.push(v.name);
+      for (const entry of Array.isArray(value) ? (value as unknown[]) : [value]) {
+        const family = familyName(entry);
+        if (family !== undefined) families.push(family);
+      }
+      if (
+        isRecord(value) &&
+        typeof value.name === 'string' &&
+        typeof value.collect === 'function'
+      ) {
+        names.push(value.name);
+      }
     }
     if (names.length === 0) run.push(...families);
     for (const name of names) collectors.set(name, [...(collectors.get(name) ?? []), ...families]);
