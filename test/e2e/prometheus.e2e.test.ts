@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectFleet } from '../../src/fleet/fleet.js';
 import { collect } from '../../src/run.js';
+import { PENDING_FAMILIES } from '../fixtures/pending-families.js';
 import { SEED_FAMILIES } from '../fixtures/seed-families.js';
 import { runEnv, servers, superuser } from '../harness/context.js';
 import { sleep } from '../harness/ports.js';
@@ -37,9 +38,13 @@ interface Panel {
   panels?: Panel[];
 }
 
+/** A family the dashboard uses before its collector is in src/: no run pushes it yet. */
+const PENDING = new RegExp(`\\b(${PENDING_FAMILIES.join('|')})\\b`);
+
 /**
  * The query of every panel, but those of the Fleet row: this run is one
- * target, which pushes none of the fleet's families.
+ * target, which pushes none of the fleet's families. Queries of families not
+ * in src/ yet (test/fixtures/pending-families.ts) are left out.
  */
 function panelQueries(fleetRow = false): { title: string; expr: string }[] {
   const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] };
@@ -50,7 +55,7 @@ function panelQueries(fleetRow = false): { title: string; expr: string }[] {
       if (panel.type === 'row') row = panel.title ?? '';
       if ((row === 'Fleet') !== fleetRow) continue;
       for (const target of panel.targets ?? []) {
-        if (target.expr !== undefined)
+        if (target.expr !== undefined && !PENDING.test(target.expr))
           queries.push({ title: panel.title ?? '?', expr: target.expr });
       }
       walk(panel.panels ?? []);
@@ -67,7 +72,8 @@ function concreteQuery(expr: string, fleet: string, target: string): string {
     .replaceAll('$__interval', '1m')
     .replaceAll('$job', 'postgresql-exporter')
     .replaceAll('$fleet', fleet)
-    .replaceAll('$instance', target);
+    .replaceAll('$instance', target)
+    .replaceAll('$database', '.*');
 }
 
 async function eventually<T>(
