@@ -92,9 +92,12 @@ async function eventually<T>(
 
 beforeAll(async () => {
   prometheus = await startPrometheus(servers().pushgatewayUrl, [ALERTS]);
-  // A user table, so the business example (tables per schema) has a series.
+  // A user table, so the business example (tables per schema) has a series; with an index
+  // never scanned and a vacuum, so "Unused indexes" and "Vacuum age" have rows.
   const admin = await superuser();
   await admin.query('CREATE TABLE IF NOT EXISTS dashboard_example (id int)');
+  await admin.query('CREATE INDEX IF NOT EXISTS dashboard_example_id ON dashboard_example (id)');
+  await admin.query('VACUUM dashboard_example');
   await admin.end();
   // Two runs a few scrapes apart, so that rate() and increase() have samples.
   const quiet = { log: silentLogger() };
