@@ -37,6 +37,7 @@ import {
   FLEET_SECTION,
   readSection,
   SERIES_CAP_SECTION,
+  TABLES_SECTION,
   runToEnd,
   startBenchServers,
   vmHwmKb,
@@ -506,7 +507,7 @@ async function main(servers: BenchServers, options: Options, started: number): P
   const resultsFile = path.join('bench', options.quick ? 'RESULTS.quick.md' : 'RESULTS.md');
   // bench/series-cap.mts and bench/fleet.mts write sections of their own into the same
   // file: kept as they are.
-  const kept = [SERIES_CAP_SECTION, FLEET_SECTION]
+  const kept = [SERIES_CAP_SECTION, TABLES_SECTION, FLEET_SECTION]
     .map((title) => readSection(resultsFile, title))
     .filter((section): section is string => section !== undefined);
   fs.writeFileSync(
@@ -525,6 +526,18 @@ async function main(servers: BenchServers, options: Options, started: number): P
   });
   if (fleet !== 0) {
     console.error(`bench/fleet.mts failed (exit ${String(fleet)})`);
+    return 1;
+  }
+  // The per-database collectors' section, from bench/tables.mts (`npm run bench:tables`).
+  const tables = await new Promise<number | null>((resolve) => {
+    spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/tables.mts', ...(options.quick ? ['--quick'] : [])],
+      { stdio: 'inherit' },
+    ).on('exit', resolve);
+  });
+  if (tables !== 0) {
+    console.error(`bench/tables.mts failed (exit ${String(tables)})`);
     return 1;
   }
   return 0;

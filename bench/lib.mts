@@ -229,6 +229,9 @@ export const SERIES_CAP_SECTION = '## Series cap (COLLECTOR_MAX_SERIES)';
 /** The section bench/fleet.mts writes into the same file. */
 export const FLEET_SECTION = '## Fleet';
 
+/** The section bench/tables.mts writes into the same file. */
+export const TABLES_SECTION = '## Tables and indexes';
+
 /** The section's text in `file` replaced by `section` (appended when there is none); the rest kept. */
 export function replaceSection(file: string, title: string, section: string): void {
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
