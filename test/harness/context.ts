@@ -55,16 +55,26 @@ export async function pushgatewayMetrics(): Promise<string> {
   return res.text();
 }
 
+/** Where a monitoring connection goes and as whom: the project's server by default. */
+export interface MonitorTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly monitorUser: string;
+  readonly monitorPassword: string;
+}
+
 /** The exporter's own connection (src/db.ts) as the pg_monitor-only role. */
-export function connectMonitor(database = 'postgres'): Promise<Database> {
-  const { postgres } = servers();
+export function connectMonitor(
+  database = 'postgres',
+  target: MonitorTarget = servers().postgres,
+): Promise<Database> {
   return connect(
     {
-      host: postgres.host,
-      port: postgres.port,
+      host: target.host,
+      port: target.port,
       database,
-      user: postgres.monitorUser,
-      password: postgres.monitorPassword,
+      user: target.monitorUser,
+      password: target.monitorPassword,
       ssl: 'disable',
     },
     { connectTimeoutMs: 5_000, statementTimeoutMs: 5_000, applicationName: 'collectors-test' },

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { DEFAULT_MAJOR, postgresBinDir, startPostgres } from './postgres.js';
 import { startPushgateway } from './pushgateway.js';
@@ -18,6 +19,19 @@ export interface PostgresInfo {
 
 export const MONITOR_USER = 'exporter_monitor';
 
+/**
+ * Least privilege, as the README recommends: LOGIN and pg_monitor, nothing
+ * else. Creates MONITOR_USER through `admin` (a superuser) and returns its password.
+ */
+export async function createMonitorRole(admin: pg.Client): Promise<string> {
+  const password = `mon-${randomBytes(9).toString('base64url')}`;
+  await admin.query(
+    `CREATE ROLE ${MONITOR_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${password}'`,
+  );
+  await admin.query(`GRANT pg_monitor TO ${MONITOR_USER}`);
+  return password;
+}
+
 declare module 'vitest' {
   export interface ProvidedContext {
     postgres: PostgresInfo;
@@ -35,13 +49,8 @@ export default async function setup(project: TestProject) {
     startPostgres({ binDir, settings: { shared_preload_libraries: 'pg_stat_statements' } }),
     startPushgateway(),
   ]);
-  // Least privilege, as the README recommends: LOGIN and pg_monitor, nothing else.
-  const monitorPassword = `mon-${randomBytes(9).toString('base64url')}`;
   const admin = await postgres.client();
-  await admin.query(
-    `CREATE ROLE ${MONITOR_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${monitorPassword}'`,
-  );
-  await admin.query(`GRANT pg_monitor TO ${MONITOR_USER}`);
+  const monitorPassword = await createMonitorRole(admin);
   await admin.query('CREATE EXTENSION pg_stat_statements');
   await admin.end();
   project.provide('postgres', {

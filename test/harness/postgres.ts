@@ -31,8 +31,15 @@ export interface PostgresServer {
   pause(): void;
   /** SIGCONT after pause(). */
   resume(): void;
-  /** Fast shutdown and start again on the same port and data (a restart mid-run). */
-  restart(): Promise<void>;
+  /**
+   * Fast shutdown and start again on the same port and data (a restart mid-run).
+   * `whileStopped` runs between the two, on a cleanly shut down data directory
+   * (e.g. to start a standby from a copy of it); if it throws, the server stays
+   * stopped and restart() throws.
+   */
+  restart(whileStopped?: () => Promise<void>): Promise<void>;
+  /** The last lines of the server's log, for error messages. */
+  logTail(): string;
   /** A connected superuser client for test setup; the caller ends it. */
   client(database?: string): Promise<pg.Client>;
   stop(): Promise<void>;
@@ -44,6 +51,14 @@ export interface StartOptions {
   /** Extra `-c name=value` server settings. */
   readonly settings?: Readonly<Record<string, string>>;
   readonly startTimeoutMs?: number;
+  /**
+   * Start from a copy of this cleanly stopped server's data directory instead
+   * of a new one from initdb; the superuser's password is the copy's. As
+   * pg_basebackup does, the copy leaves out the source's replication slots.
+   */
+  readonly from?: { readonly dataDir: string; readonly password: string };
+  /** Files written into the data directory before the first start (e.g. `standby.signal`). */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -155,6 +170,41 @@ function tail(file: string): string {
   }
 }
 
+function initdb(binDir: string, dataDir: string, pwFile: string, as: RunAs): void {
+  run(
+    path.join(binDir, 'initdb'),
+    [
+      `--pgdata=${dataDir}`,
+      '--username=postgres',
+      `--pwfile=${pwFile}`,
+      '--auth-host=scram-sha-256',
+      '--auth-local=trust',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--lc-messages=C',
+      '--no-sync',
+    ],
+    as,
+    60_000,
+  );
+}
+
+/**
+ * Copies a stopped server's data directory as the server's user (`cp -a`: the
+ * 0700 mode and the owner kept) without its replication slots, which a copy
+ * must not inherit (pg_basebackup leaves them out too).
+ */
+function copyDataDir(source: string, dataDir: string, as: RunAs): void {
+  if (fs.existsSync(path.join(source, 'postmaster.pid'))) {
+    throw new Error(`${source} is in use: stop its server before copying it`);
+  }
+  run('cp', ['-a', source, dataDir], as, 60_000);
+  const slots = path.join(dataDir, 'pg_replslot');
+  for (const slot of fs.readdirSync(slots)) {
+    fs.rmSync(path.join(slots, slot), { recursive: true, force: true });
+  }
+}
+
 export async function startPostgres(options: StartOptions): Promise<PostgresServer> {
   const as = runAs();
   const cleanup: string[] = [];
@@ -165,7 +215,7 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
   const dataDir = path.join(root, 'data');
   const logFile = path.join(root, 'server.log');
   const pwFile = path.join(root, 'pwfile');
-  const password = `pw-${randomBytes(9).toString('base64url')}`;
+  const password = options.from?.password ?? `pw-${randomBytes(9).toString('base64url')}`;
   fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
   if (as.uid !== undefined && as.gid !== undefined) {
     fs.chownSync(root, as.uid, as.gid);
@@ -178,22 +228,13 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
 
   let child: ChildProcess | undefined;
   try {
-    run(
-      path.join(binDir, 'initdb'),
-      [
-        `--pgdata=${dataDir}`,
-        '--username=postgres',
-        `--pwfile=${pwFile}`,
-        '--auth-host=scram-sha-256',
-        '--auth-local=trust',
-        '--encoding=UTF8',
-        '--locale=C',
-        '--lc-messages=C',
-        '--no-sync',
-      ],
-      as,
-      60_000,
-    );
+    if (options.from === undefined) initdb(binDir, dataDir, pwFile, as);
+    else copyDataDir(options.from.dataDir, dataDir, as);
+    for (const [name, content] of Object.entries(options.files ?? {})) {
+      const file = path.join(dataDir, name);
+      fs.writeFileSync(file, content, { mode: 0o600 });
+      giveToServer(file);
+    }
     const port = options.port ?? (await freePort());
     const settings = {
       listen_addresses: '127.0.0.1',
@@ -269,11 +310,13 @@ export async function startPostgres(options: StartOptions): Promise<PostgresServ
       resume: () => {
         signalAll(child, 'SIGCONT');
       },
-      async restart() {
+      async restart(whileStopped) {
         await stopServer(child, () => undefined);
+        await whileStopped?.();
         child = spawnServer();
         await ready();
       },
+      logTail: () => tail(logFile),
       client: connectAs,
       stop: () => stopServer(child, removeAll),
     };
