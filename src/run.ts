@@ -27,6 +27,7 @@ import { ConfigError, SecretError, SeriesLimitError, describeError, errorCode } 
 import { iamPassword } from './iam.js';
 import { clip, createLogger, type Logger } from './logger.js';
 import { credentialForms, deliver, displayUrl, type Delivery } from './pushgateway.js';
+import { processRefreshCache, refreshKey, type RefreshCache, type TargetCache } from './refresh.js';
 import { secretsManagerSource, type SecretSource } from './secrets.js';
 import {
   groupingKey,
@@ -49,6 +50,18 @@ export interface CollectorOutcome {
   readonly error?: string;
   /** It produced more series than COLLECTOR_MAX_SERIES. */
   readonly overLimit?: boolean;
+  /**
+   * Not run: its refresh interval is not up, and its last collection was
+   * pushed again (`durationMs` is that collection's).
+   */
+  readonly cached?: boolean;
+  /** With `cached`: seconds since its pushed families were collected (else 0: in this run). */
+  readonly ageSeconds?: number;
+  /**
+   * It has a refresh interval but its collection did not fit under the
+   * refresh cache's byte cap, so it was not cached: collected every run.
+   */
+  readonly cacheFull?: boolean;
 }
 
 /** What one run did; returned by the handler and logged as one JSON line. */
@@ -89,6 +102,10 @@ export interface RunDependencies {
   ) => Promise<Database>;
   /** Delivers the rendered body (default: PUT to the Pushgateway, retried). */
   readonly deliver?: (delivery: Delivery) => Promise<void>;
+  /** Where collections are kept between runs for refresh intervals (default: this process's). */
+  readonly refreshCache?: RefreshCache;
+  /** The clock of refresh intervals and collection ages, epoch ms (default: Date.now). */
+  readonly now?: () => number;
 }
 
 const ms = (start: number) => Math.round((performance.now() - start) * 10) / 10;
@@ -195,16 +212,37 @@ async function connectTarget(
 
 interface Collected {
   readonly outcomes: CollectorOutcome[];
-  readonly parts: Registry[];
+  /** In collector order: a registry to render, or the text of a collection (kept, or reused). */
+  readonly parts: (Registry | string)[];
   readonly skipped: string[];
   readonly privileges: Partial<Record<Privilege, boolean>>;
   readonly missing: Privilege[];
+}
+
+/** This run's view of the refresh cache: the target's part, the intervals, the clock. */
+interface Refresh {
+  readonly cache: TargetCache;
+  /** Collector name → interval in seconds, for those that have one. */
+  readonly intervals: ReadonlyMap<string, number>;
+  /** The run's clock when collecting began, epoch ms. */
+  readonly now: number;
+}
+
+/**
+ * What a collection depends on besides the server: a cached one is reused
+ * only by a collector of the same families, run with the same options.
+ */
+function shapeOf(collector: Collector, options: CollectorOptions): string {
+  return JSON.stringify([collector.families.map((f) => f.name), options]);
 }
 
 /**
  * Runs every collector the server supports, each into a writer of its own
  * that is rendered only if the collector succeeds. A collector that needs a
  * privilege the role lacks is not run: it would report less than there is.
+ * A collector with a refresh interval that is not up is not run either: its
+ * last collection is pushed again; a fresh collection of one is kept for the
+ * next runs, and a failed one forgets the last.
  */
 async function collectAll(
   db: Database,
@@ -212,6 +250,7 @@ async function collectAll(
   options: CollectorOptions,
   collectDeadline: number,
   log: Logger,
+  refresh: Refresh,
 ): Promise<Collected> {
   const version = db.serverVersion;
   const runnable = collectors.filter((c) => supports(c, version));
@@ -220,10 +259,12 @@ async function collectAll(
   for (const privilege of needed) privileges[privilege] = db.privileges[privilege];
   const missing = needed.filter((p) => !db.privileges[p]);
   const outcomes: CollectorOutcome[] = [];
-  const parts: Registry[] = [];
+  const parts: (Registry | string)[] = [];
   for (const collector of runnable) {
     const start = performance.now();
     const lacking = collector.needs?.filter((p) => missing.includes(p)) ?? [];
+    const interval = refresh.intervals.get(collector.name) ?? 0;
+    const shape = interval > 0 ? shapeOf(collector, options) : '';
     try {
       if (lacking.length > 0) {
         throw new Error(
@@ -231,14 +272,45 @@ async function collectAll(
             "TO the exporter's role); without them it would see only the role's own sessions",
         );
       }
+      const cached =
+        interval > 0 ? refresh.cache.reuse(collector.name, interval, shape) : undefined;
+      if (cached !== undefined) {
+        parts.push(cached.text);
+        outcomes.push({
+          name: collector.name,
+          ok: true,
+          durationMs: cached.durationMs,
+          cached: true,
+          ageSeconds: (refresh.now - cached.collectedAt) / 1_000,
+        });
+        continue;
+      }
       if (Date.now() >= collectDeadline) {
         throw new Error('not run: the time budget for collecting was used up');
       }
       const writer = new FamilyWriter(collector.name, collector.families, options.maxSeries);
       await collector.collect({ db, serverVersion: version, metrics: writer, options });
-      parts.push(writer.registry);
-      outcomes.push({ name: collector.name, ok: true, durationMs: ms(start) });
+      const durationMs = ms(start);
+      if (interval === 0) {
+        parts.push(writer.registry);
+        outcomes.push({ name: collector.name, ok: true, durationMs });
+        continue;
+      }
+      const text = await renderPart(writer.registry);
+      parts.push(text);
+      const kept = refresh.cache.keep(collector.name, interval, shape, {
+        text,
+        collectedAt: refresh.now,
+        durationMs,
+      });
+      outcomes.push({
+        name: collector.name,
+        ok: true,
+        durationMs,
+        ...(kept ? {} : { cacheFull: true }),
+      });
     } catch (error) {
+      if (interval > 0) refresh.cache.drop(collector.name);
       outcomes.push({
         name: collector.name,
         ok: false,
@@ -257,14 +329,21 @@ async function collectAll(
   };
 }
 
+/** The exposition of one part; empty when it holds no family. */
+async function renderPart(part: Registry): Promise<string> {
+  return part.getMetricsAsArray().length > 0 ? part.metrics() : '';
+}
+
 /**
- * The exposition of every part, in order. Each family comes from exactly one
- * part (the plan checked it), so nothing can collide here.
+ * The exposition of every part, in order, rendered ones as they are. Each
+ * family comes from exactly one part (the plan checked it), so nothing can
+ * collide here.
  */
-async function render(parts: readonly Registry[]): Promise<string> {
+async function render(parts: readonly (Registry | string)[]): Promise<string> {
   const texts: string[] = [];
   for (const part of parts) {
-    if (part.getMetricsAsArray().length > 0) texts.push(await part.metrics());
+    const text = typeof part === 'string' ? part : await renderPart(part);
+    if (text !== '') texts.push(text);
   }
   return texts.join('\n');
 }
@@ -321,9 +400,21 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
   recordUp(upPart, 'db' in session);
   let collected: Collected = { outcomes: [], parts: [], skipped: [], privileges: {}, missing: [] };
   if ('db' in session) {
+    // Only an answering server can vouch for cached numbers: a down run pushes none of them.
+    const { db } = session;
+    const now = (deps.now ?? Date.now)();
+    const refresh: Refresh = {
+      cache: (deps.refreshCache ?? processRefreshCache).target(
+        refreshKey(pushgateway.url, key, address),
+        { version: db.serverVersion, startedAt: db.startedAt },
+        now,
+      ),
+      intervals: runPlan.refreshSeconds,
+      now,
+    };
     try {
       collected = await collectAll(
-        session.db,
+        db,
         runPlan.collectors,
         {
           statementsLimit: config.collectors.statementsLimit,
@@ -331,6 +422,7 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
         },
         collectDeadline,
         log,
+        refresh,
       );
     } finally {
       await session.db.close();
