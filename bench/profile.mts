@@ -81,6 +81,7 @@ async function profiledRun(env: Record<string, string>): Promise<{
   let inQuery = 0;
   const timedDb = (db: Database): Database => ({
     serverVersion: db.serverVersion,
+    startedAt: db.startedAt,
     privileges: db.privileges,
     async query<Row>(sql: string, options?: QueryOptions): Promise<Row[]> {
       const q0 = t();

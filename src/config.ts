@@ -41,6 +41,7 @@ export const ENV = {
   databasesLimit: 'DATABASES_LIMIT',
   tablesLimit: 'TABLES_LIMIT',
   indexesLimit: 'INDEXES_LIMIT',
+  collectorRefreshSeconds: 'COLLECTOR_REFRESH_SECONDS',
   targetsFile: 'TARGETS_FILE',
   rdsTag: 'TARGETS_RDS_TAG',
   rdsLabelTags: 'TARGETS_RDS_LABEL_TAGS',
@@ -92,6 +93,9 @@ export const MAX_TABLES_LIMIT = 10_000;
 
 /** The most statements the statements collector may report: it bounds the series count. */
 export const MAX_STATEMENTS_LIMIT = 100;
+
+/** The longest refresh interval of a collector (COLLECTOR_REFRESH_SECONDS), in seconds: a day. */
+export const MAX_REFRESH_SECONDS = 86_400;
 
 /**
  * How the connection to PostgreSQL uses TLS, with libpq's names:
@@ -173,6 +177,12 @@ export interface CollectorsConfig {
   readonly tablesLimit: number;
   /** Indexes reported per database, the largest first. */
   readonly indexesLimit: number;
+  /**
+   * Collector name → its refresh interval in seconds (0: every run), as set by
+   * COLLECTOR_REFRESH_SECONDS; the names are checked, and the defaults of the
+   * others applied, by the plan (src/plan.ts).
+   */
+  readonly refreshSeconds: ReadonlyMap<string, number>;
 }
 
 /**
@@ -412,6 +422,36 @@ function collectorNames(env: Env, name: string): string[] {
     .split(',')
     .map((n) => n.trim())
     .filter((n) => n !== '');
+}
+
+/**
+ * COLLECTOR_REFRESH_SECONDS: `name=seconds,name=seconds`, each a whole number
+ * from 0 (every run) to MAX_REFRESH_SECONDS. The names are checked by the plan,
+ * which knows the collectors.
+ */
+export function parseRefreshSeconds(raw: string): Map<string, number> {
+  const variable = ENV.collectorRefreshSeconds;
+  const intervals = new Map<string, number>();
+  for (const pair of raw.split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq < 0) throw new ConfigError(variable, `expected name=seconds, got "${pair.trim()}"`);
+    const name = pair.slice(0, eq).trim();
+    const seconds = pair.slice(eq + 1).trim();
+    if (name === '') throw new ConfigError(variable, `expected name=seconds, got "${pair.trim()}"`);
+    if (!/^\d+$/.test(seconds) || Number(seconds) > MAX_REFRESH_SECONDS) {
+      throw new ConfigError(
+        variable,
+        `"${name}": must be a whole number of seconds from 0 to ${MAX_REFRESH_SECONDS}, ` +
+          `got "${seconds}"`,
+      );
+    }
+    if (intervals.has(name)) {
+      throw new ConfigError(variable, `collector "${name}" is given twice`);
+    }
+    intervals.set(name, Number(seconds));
+  }
+  return intervals;
 }
 
 /** One Pushgateway base URL, checked; `variable` names it in messages. */
@@ -766,6 +806,7 @@ export function loadConfig(env: Env): Config {
       },
       tablesLimit: integer(env, ENV.tablesLimit, 1, MAX_TABLES_LIMIT) ?? DEFAULTS.tablesLimit,
       indexesLimit: integer(env, ENV.indexesLimit, 1, MAX_TABLES_LIMIT) ?? DEFAULTS.indexesLimit,
+      refreshSeconds: parseRefreshSeconds(read(env, ENV.collectorRefreshSeconds) ?? ''),
     },
     fleet: fleetConfig,
   };

@@ -36,6 +36,12 @@ export interface Queryable {
 export interface Database extends Queryable {
   /** `server_version_num`, e.g. 170004 for 17.4. */
   readonly serverVersion: number;
+  /**
+   * When the server started (pg_postmaster_start_time()), epoch ms, read this
+   * run: with the version, what tells a restarted or failed-over server from
+   * the one numbers were cached from (src/refresh.ts).
+   */
+  readonly startedAt: number;
   /** Whether the login role has the privileges of each predefined role, read this run. */
   readonly privileges: Readonly<Record<Privilege, boolean>>;
   close(): Promise<void>;
@@ -92,17 +98,19 @@ const PING_TIMEOUT_MS = 1_000;
 /**
  * The start of every run on a connection, new or kept, in one round trip:
  * this run's statement_timeout, a read-only session (no collector or custom
- * query can write, whatever the role may do), the server version, and the
- * role's privileges.
+ * query can write, whatever the role may do), the server version and start
+ * time, and the role's privileges.
  */
 const RUN_SETUP = `
 SELECT current_setting('server_version_num') AS server_version_num,
+  (extract(epoch FROM pg_postmaster_start_time()) * 1000)::float8 AS started_at_ms,
   set_config('statement_timeout', $1, false) AS statement_timeout,
   set_config('default_transaction_read_only', 'on', false) AS read_only,
   pg_has_role('pg_read_all_stats', 'USAGE') AS pg_read_all_stats`;
 
 interface RunSetupRow {
   readonly server_version_num: string;
+  readonly started_at_ms: number;
   readonly pg_read_all_stats: boolean;
 }
 
@@ -169,6 +177,7 @@ async function open(
     statementTimeoutMs: options.statementTimeoutMs,
     broken: false,
     serverVersion: 0,
+    startedAt: 0,
     privileges: { pg_read_all_stats: false } as Record<Privilege, boolean>,
   };
   const left = (wanted: number) => Math.max(1, Math.min(wanted, state.deadline - Date.now()));
@@ -259,7 +268,10 @@ async function open(
     );
     const serverVersion = Number(row?.server_version_num);
     if (!Number.isInteger(serverVersion)) throw new Error('server did not report its version');
+    const startedAt = Number(row?.started_at_ms);
+    if (!Number.isFinite(startedAt)) throw new Error('server did not report its start time');
     state.serverVersion = serverVersion;
+    state.startedAt = startedAt;
     state.privileges = { pg_read_all_stats: row?.pg_read_all_stats === true };
   };
 
@@ -273,6 +285,9 @@ async function open(
   return {
     get serverVersion() {
       return state.serverVersion;
+    },
+    get startedAt() {
+      return state.startedAt;
     },
     get privileges() {
       return state.privileges;
@@ -397,6 +412,7 @@ export async function openSession(
 function lease(connection: Connection, options: SessionOptions, key: string): Database {
   return {
     serverVersion: connection.serverVersion,
+    startedAt: connection.startedAt,
     privileges: connection.privileges,
     query: (sql, queryOptions) => connection.query(sql, queryOptions),
     close: () => release(connection, options, key),

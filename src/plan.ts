@@ -7,7 +7,9 @@
  * variable, before anything is read or sent.
  */
 import {
+  COLLECTOR_NAMES,
   COLLECTOR_TABLE,
+  defaultRefreshSeconds,
   familyOwners,
   RUN_FAMILIES,
   RUN_OWNER,
@@ -24,6 +26,11 @@ export interface RunPlan {
   readonly config: Config;
   readonly target: Target;
   readonly collectors: readonly Collector[];
+  /**
+   * Collector name → its refresh interval in seconds, for the collectors of
+   * the plan that have one (> 0); the others are collected every run.
+   */
+  readonly refreshSeconds: ReadonlyMap<string, number>;
 }
 
 /**
@@ -63,7 +70,38 @@ export function planFor(
     throw new ConfigError(ENV.customQueriesFile, describeError(error));
   }
   checkGroupingLabels(target.labels, collectors, owners, labelSource);
-  return { config, target, collectors };
+  return { config, target, collectors, refreshSeconds: refreshIntervals(config, collectors) };
+}
+
+/**
+ * Checks the names of COLLECTOR_REFRESH_SECONDS: each a built-in collector
+ * (enabled or not: a fleet's target may switch one off) or one of `collectors`
+ * (the custom queries'). Throws a ConfigError naming the variable.
+ */
+export function checkRefreshNames(config: Config, collectors: readonly Collector[]): void {
+  const known = [...new Set([...COLLECTOR_NAMES, ...collectors.map((c) => c.name)])];
+  for (const name of config.collectors.refreshSeconds.keys()) {
+    if (!known.includes(name)) {
+      throw new ConfigError(
+        ENV.collectorRefreshSeconds,
+        `unknown collector "${name}"; known: ${known.join(', ')}`,
+      );
+    }
+  }
+}
+
+/**
+ * The refresh interval of each of `collectors` that has one: COLLECTOR_REFRESH_SECONDS,
+ * else the default of the collectors' table (src/collectors/index.ts).
+ */
+function refreshIntervals(config: Config, collectors: readonly Collector[]): Map<string, number> {
+  checkRefreshNames(config, collectors);
+  const intervals = new Map<string, number>();
+  for (const { name } of collectors) {
+    const seconds = config.collectors.refreshSeconds.get(name) ?? defaultRefreshSeconds(name);
+    if (seconds > 0) intervals.set(name, seconds);
+  }
+  return intervals;
 }
 
 /** Grouping label name → the variable that sets it. */

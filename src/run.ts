@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { budget, DEFAULT_BUDGET_MS, within } from './budget.js';
 import { recordUp } from './collectors/general/up.js';
 import { FamilyWriter } from './collectors/metric.js';
-import { recordSelfMetrics } from './collectors/self.js';
+import { recordSelfMetrics, recordVisits } from './collectors/self.js';
 import { supports, type Collector, type CollectorOptions } from './collectors/types.js';
 import { ENV, environmentSecrets, type DatabasesConfig, type Env } from './config.js';
 import { plan, type RunPlan } from './plan.js';
@@ -27,6 +27,7 @@ import { ConfigError, SecretError, SeriesLimitError, describeError, errorCode } 
 import { iamPassword } from './iam.js';
 import { clip, createLogger, type Logger } from './logger.js';
 import { credentialForms, deliver, displayUrl, type Delivery } from './pushgateway.js';
+import { processRefreshCache, refreshKey, type RefreshCache, type TargetCache } from './refresh.js';
 import { secretsManagerSource, type SecretSource } from './secrets.js';
 import { visitDatabases, type VisitReport, type VisitedCollector } from './visits.js';
 import {
@@ -50,6 +51,18 @@ export interface CollectorOutcome {
   readonly error?: string;
   /** It produced more series than COLLECTOR_MAX_SERIES. */
   readonly overLimit?: boolean;
+  /**
+   * Not run: its refresh interval is not up, and its last collection was
+   * pushed again (`durationMs` is that collection's).
+   */
+  readonly cached?: boolean;
+  /** With `cached`: seconds since its pushed families were collected (else 0: in this run). */
+  readonly ageSeconds?: number;
+  /**
+   * It has a refresh interval but its collection did not fit under the
+   * refresh cache's byte cap, so it was not cached: collected every run.
+   */
+  readonly cacheFull?: boolean;
 }
 
 /** What one run did; returned by the handler and logged as one JSON line. */
@@ -114,6 +127,10 @@ export interface RunDependencies {
   ) => Promise<Database>;
   /** Delivers the rendered body (default: PUT to the Pushgateway, retried). */
   readonly deliver?: (delivery: Delivery) => Promise<void>;
+  /** Where collections are kept between runs for refresh intervals (default: this process's). */
+  readonly refreshCache?: RefreshCache;
+  /** The clock of refresh intervals and collection ages, epoch ms (default: Date.now). */
+  readonly now?: () => number;
 }
 
 const ms = (start: number) => Math.round((performance.now() - start) * 10) / 10;
@@ -227,11 +244,14 @@ async function connectTarget(
 
 interface Collected {
   readonly outcomes: CollectorOutcome[];
-  readonly parts: Registry[];
+  /** In collector order: a registry to render, or the text of a collection (kept, or reused). */
+  readonly parts: (Registry | string)[];
   readonly skipped: string[];
   readonly privileges: Partial<Record<Privilege, boolean>>;
   readonly missing: Privilege[];
   readonly visits?: VisitReport;
+  /** The visits' own families, rendered: this run's, or the last visit's while cached. */
+  readonly visitsText?: string;
 }
 
 /** What collectAll needs beyond the run's session: for the per-database visits. */
@@ -245,16 +265,38 @@ interface CollectSetting {
   readonly collectDeadline: number;
 }
 
+/** This run's view of the refresh cache: the target's part, the intervals, the clock. */
+interface Refresh {
+  readonly cache: TargetCache;
+  /** Collector name → interval in seconds, for those that have one. */
+  readonly intervals: ReadonlyMap<string, number>;
+  /** The run's clock when collecting began, epoch ms. */
+  readonly now: number;
+}
+
+/**
+ * What a collection depends on besides the server: a cached one is reused
+ * only by a collector of the same families, run with the same options.
+ */
+function shapeOf(collector: Collector, options: CollectorOptions): string {
+  return JSON.stringify([collector.families.map((f) => f.name), options]);
+}
+
 /**
  * Runs every collector the server supports, each into a writer of its own
  * that is rendered only if the collector succeeds. A collector that needs a
  * privilege the role lacks is not run: it would report less than there is.
+ * A collector with a refresh interval that is not up is not run either: its
+ * last collection is pushed again; a fresh collection of one is kept for the
+ * next runs, and a failed one forgets the last. The per-database collectors
+ * that are due run last, in one visit per database (visitAll).
  */
 async function collectAll(
   db: Database,
   collectors: readonly Collector[],
   setting: CollectSetting,
   log: Logger,
+  refresh: Refresh,
 ): Promise<Collected> {
   const { options, collectDeadline } = setting;
   const version = db.serverVersion;
@@ -264,21 +306,36 @@ async function collectAll(
   for (const privilege of needed) privileges[privilege] = db.privileges[privilege];
   const missing = needed.filter((p) => !db.privileges[p]);
   const outcomes: CollectorOutcome[] = [];
-  const parts: Registry[] = [];
+  const parts: (Registry | string)[] = [];
   const perDatabase: Collector[] = [];
   for (const collector of runnable) {
     const start = performance.now();
     const lacking = collector.needs?.filter((p) => missing.includes(p)) ?? [];
-    if (collector.scope === 'database' && lacking.length === 0) {
-      perDatabase.push(collector);
-      continue;
-    }
+    const interval = refresh.intervals.get(collector.name) ?? 0;
+    const shape = interval > 0 ? shapeOf(collector, options) : '';
     try {
       if (lacking.length > 0) {
         throw new Error(
           `not run: the role lacks the privileges of ${lacking.join(', ')} (GRANT pg_monitor ` +
             "TO the exporter's role); without them it would see only the role's own sessions",
         );
+      }
+      const cached =
+        interval > 0 ? refresh.cache.reuse(collector.name, interval, shape) : undefined;
+      if (cached !== undefined) {
+        parts.push(cached.text);
+        outcomes.push({
+          name: collector.name,
+          ok: true,
+          durationMs: cached.durationMs,
+          cached: true,
+          ageSeconds: (refresh.now - cached.collectedAt) / 1_000,
+        });
+        continue;
+      }
+      if (collector.scope === 'database') {
+        perDatabase.push(collector);
+        continue;
       }
       if (Date.now() >= collectDeadline) {
         throw new Error('not run: the time budget for collecting was used up');
@@ -291,9 +348,22 @@ async function collectAll(
         options,
         database: setting.connected,
       });
-      parts.push(writer.registry);
-      outcomes.push({ name: collector.name, ok: true, durationMs: ms(start) });
+      const durationMs = ms(start);
+      if (interval === 0) {
+        parts.push(writer.registry);
+        outcomes.push({ name: collector.name, ok: true, durationMs });
+        continue;
+      }
+      const text = await renderPart(writer.registry);
+      parts.push(text);
+      outcomes.push({
+        name: collector.name,
+        ok: true,
+        durationMs,
+        ...keep(refresh, collector.name, interval, shape, text, durationMs),
+      });
     } catch (error) {
+      if (interval > 0) refresh.cache.drop(collector.name);
       outcomes.push({
         name: collector.name,
         ok: false,
@@ -303,21 +373,121 @@ async function collectAll(
       });
     }
   }
-  const visits =
-    perDatabase.length === 0 ? undefined : await visitAll(db, perDatabase, setting, log);
-  for (const visited of visits?.collectors ?? []) {
-    const { registry, ...outcome } = visited;
-    outcomes.push(outcome);
-    if (registry !== undefined) parts.push(registry);
-  }
+  const visits = await perDatabaseParts(
+    db,
+    perDatabase,
+    runnable.filter((c) => c.scope === 'database'),
+    setting,
+    log,
+    refresh,
+  );
+  outcomes.push(...visits.outcomes);
+  parts.push(...visits.parts);
   return {
     outcomes,
     parts,
     skipped: collectors.filter((c) => !supports(c, version)).map((c) => c.name),
     privileges,
     missing,
-    ...(visits === undefined ? {} : { visits: visits.report }),
+    ...(visits.report === undefined ? {} : { visits: visits.report }),
+    ...(visits.reportText === undefined ? {} : { visitsText: visits.reportText }),
   };
+}
+
+/** Keeps a fresh collection in the cache; `cacheFull` when it did not fit. */
+function keep(
+  refresh: Refresh,
+  name: string,
+  interval: number,
+  shape: string,
+  text: string,
+  durationMs: number,
+): { cacheFull?: true } {
+  const kept = refresh.cache.keep(name, interval, shape, {
+    text,
+    collectedAt: refresh.now,
+    durationMs,
+  });
+  return kept ? {} : { cacheFull: true };
+}
+
+/**
+ * The cache entry of the visits' own families (visit_success,
+ * databases_not_visited): pushed again with the per-database collectors'
+ * cached families, so they do not vanish between refreshes. Not a
+ * collector name (those are snake_case words).
+ */
+const VISITS_ENTRY = '#visits';
+
+/**
+ * The due per-database collectors, in one visit per database; each one's
+ * families over every database where it worked are pushed, and kept for its
+ * interval only when it worked in every one. Without a visit this run (all
+ * cached), the last visit's own families are pushed again.
+ */
+async function perDatabaseParts(
+  db: Database,
+  due: readonly Collector[],
+  perDatabase: readonly Collector[],
+  setting: CollectSetting,
+  log: Logger,
+  refresh: Refresh,
+): Promise<{
+  outcomes: CollectorOutcome[];
+  parts: (Registry | string)[];
+  report?: VisitReport;
+  reportText?: string;
+}> {
+  // The visits' families live as long as the shortest interval among the per-database collectors.
+  const shortest = Math.min(...perDatabase.map((c) => refresh.intervals.get(c.name) ?? 0));
+  if (due.length === 0) {
+    const cached =
+      perDatabase.length > 0
+        ? refresh.cache.reuse(VISITS_ENTRY, shortest, VISITS_ENTRY)
+        : undefined;
+    return {
+      outcomes: [],
+      parts: [],
+      ...(cached === undefined ? {} : { reportText: cached.text }),
+    };
+  }
+  const visited = await visitAll(db, due, setting, log);
+  const outcomes: CollectorOutcome[] = [];
+  const parts: (Registry | string)[] = [];
+  for (const { registry, ...outcome } of visited.collectors) {
+    const interval = refresh.intervals.get(outcome.name) ?? 0;
+    if (registry === undefined || interval === 0 || !outcome.ok) {
+      if (interval > 0) refresh.cache.drop(outcome.name);
+      if (registry !== undefined) parts.push(registry);
+      outcomes.push(outcome);
+      continue;
+    }
+    const collector = due.find((c) => c.name === outcome.name);
+    const shape = collector === undefined ? '' : shapeOf(collector, setting.options);
+    const text = await renderPart(registry);
+    parts.push(text);
+    outcomes.push({
+      ...outcome,
+      ...keep(refresh, outcome.name, interval, shape, text, outcome.durationMs),
+    });
+  }
+  if (visited.report === undefined) return { outcomes, parts };
+  const reportPart = new Registry();
+  recordVisits(reportPart, visited.report);
+  const reportText = await renderPart(reportPart);
+  if (shortest > 0) {
+    refresh.cache.keep(VISITS_ENTRY, shortest, VISITS_ENTRY, {
+      text: reportText,
+      collectedAt: refresh.now,
+      durationMs: 0,
+    });
+  }
+  return { outcomes, parts, report: visited.report, reportText };
+}
+
+/** The exposition of one part; empty when it holds no family. */
+async function renderPart(part: Registry): Promise<string> {
+  return part.getMetricsAsArray().length > 0 ? part.metrics() : '';
 }
 
 /**
@@ -357,13 +527,15 @@ async function visitAll(
 }
 
 /**
- * The exposition of every part, in order. Each family comes from exactly one
- * part (the plan checked it), so nothing can collide here.
+ * The exposition of every part, in order, rendered ones as they are. Each
+ * family comes from exactly one part (the plan checked it), so nothing can
+ * collide here.
  */
-async function render(parts: readonly Registry[]): Promise<string> {
+async function render(parts: readonly (Registry | string)[]): Promise<string> {
   const texts: string[] = [];
   for (const part of parts) {
-    if (part.getMetricsAsArray().length > 0) texts.push(await part.metrics());
+    const text = typeof part === 'string' ? part : await renderPart(part);
+    if (text !== '') texts.push(text);
   }
   return texts.join('\n');
 }
@@ -421,9 +593,21 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
   recordUp(upPart, 'db' in session);
   let collected: Collected = { outcomes: [], parts: [], skipped: [], privileges: {}, missing: [] };
   if ('db' in session) {
+    // Only an answering server can vouch for cached numbers: a down run pushes none of them.
+    const { db } = session;
+    const now = (deps.now ?? Date.now)();
+    const refresh: Refresh = {
+      cache: (deps.refreshCache ?? processRefreshCache).target(
+        refreshKey(pushgateway.url, key, address),
+        { version: db.serverVersion, startedAt: db.startedAt },
+        now,
+      ),
+      intervals: runPlan.refreshSeconds,
+      now,
+    };
     try {
       collected = await collectAll(
-        session.db,
+        db,
         runPlan.collectors,
         {
           options: collectorOptions(config),
@@ -434,6 +618,7 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
           collectDeadline,
         },
         log,
+        refresh,
       );
     } finally {
       await session.db.close();
@@ -444,9 +629,11 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
     collectors: collected.outcomes,
     privileges: collected.privileges,
     runDurationMs: performance.now() - started,
-    ...(collected.visits === undefined ? {} : { visits: collected.visits }),
   });
-  const body = redactPushed(await render([upPart, ...collected.parts, selfPart]), log);
+  const body = redactPushed(
+    await render([upPart, ...collected.parts, selfPart, collected.visitsText ?? '']),
+    log,
+  );
 
   const summaryBase = {
     up: 'db' in session,

@@ -176,6 +176,12 @@ const labels = fc.oneof(
 const collectors = fc
   .subarray([...COLLECTOR_NAMES], { maxLength: 4 })
   .chain((names) => fc.constantFrom(names.join(','), names.join(' , ')));
+const refreshSeconds = fc
+  .uniqueArray(fc.tuple(fc.constantFrom(...COLLECTOR_NAMES), fc.integer({ min: 0, max: 86_400 })), {
+    selector: ([name]) => name,
+    maxLength: 3,
+  })
+  .map((pairs) => pairs.map(([name, seconds]) => `${name}=${seconds}`).join(','));
 
 interface Hint {
   /** Plausible valid values. */
@@ -224,6 +230,7 @@ const HINTS: Readonly<Record<string, Hint>> = {
   PUSHGATEWAY_CA_FILE: { valid: padded(fc.constantFrom('/opt/ca.pem', 'ca.pem')), presence: 1 },
   COLLECTORS_ENABLE: { valid: padded(collectors), presence: 4 },
   COLLECTORS_DISABLE: { valid: padded(collectors), presence: 4 },
+  COLLECTOR_REFRESH_SECONDS: { valid: padded(refreshSeconds), presence: 4 },
   CUSTOM_QUERIES_FILE: {
     valid: padded(fc.constantFrom('queries/business.yml', '/opt/q.yaml', 'q.yml')),
     presence: 8,

@@ -5,6 +5,7 @@ import {
   defaultSslMode,
   loadConfig,
   parseGroupingLabels,
+  parseRefreshSeconds,
   parseSslMode,
   type Env,
 } from '../src/config.js';
@@ -351,6 +352,7 @@ describe('collector settings', () => {
       databases: { include: [], exclude: [], limit: 20 },
       tablesLimit: 50,
       indexesLimit: 50,
+      refreshSeconds: new Map(),
     });
   });
 
@@ -368,6 +370,7 @@ describe('collector settings', () => {
         DATABASES_LIMIT: '5',
         TABLES_LIMIT: '20',
         INDEXES_LIMIT: '30',
+        COLLECTOR_REFRESH_SECONDS: 'database_size=600, lock=30',
       }).collectors,
     ).toEqual({
       enable: ['business_user_tables'],
@@ -378,6 +381,10 @@ describe('collector settings', () => {
       databases: { include: ['app_*', 'shop'], exclude: ['app_test'], limit: 5 },
       tablesLimit: 20,
       indexesLimit: 30,
+      refreshSeconds: new Map([
+        ['database_size', 600],
+        ['lock', 30],
+      ]),
     });
   });
 
@@ -406,6 +413,61 @@ describe('collector settings', () => {
   it('refuses a collector both enabled and disabled', () => {
     const error = configError({ ...base, COLLECTORS_ENABLE: 'lock', COLLECTORS_DISABLE: 'lock' });
     expect(error.message).toBe('COLLECTORS_DISABLE: "lock" is also in COLLECTORS_ENABLE');
+  });
+});
+
+describe('COLLECTOR_REFRESH_SECONDS', () => {
+  it('reads name=seconds pairs, spaces and empty items ignored, 0 and 86400 the bounds', () => {
+    expect(parseRefreshSeconds(' database_size = 0 ,, custom_orders=86400, ')).toEqual(
+      new Map([
+        ['database_size', 0],
+        ['custom_orders', 86_400],
+      ]),
+    );
+    expect(parseRefreshSeconds('')).toEqual(new Map());
+  });
+
+  it('keeps a name that is also an Object property as a name (checked later, not lost)', () => {
+    expect([...parseRefreshSeconds('__proto__=5,constructor=6').keys()]).toEqual([
+      '__proto__',
+      'constructor',
+    ]);
+  });
+
+  it.each([
+    ['database_size', 'expected name=seconds, got "database_size"'],
+    ['=300', 'expected name=seconds, got "=300"'],
+    [
+      'database_size=86401',
+      '"database_size": must be a whole number of seconds from 0 to 86400, got "86401"',
+    ],
+    [
+      'database_size=-1',
+      '"database_size": must be a whole number of seconds from 0 to 86400, got "-1"',
+    ],
+    [
+      'database_size=5m',
+      '"database_size": must be a whole number of seconds from 0 to 86400, got "5m"',
+    ],
+    [
+      'database_size=1.5',
+      '"database_size": must be a whole number of seconds from 0 to 86400, got "1.5"',
+    ],
+    [
+      'database_size=',
+      '"database_size": must be a whole number of seconds from 0 to 86400, got ""',
+    ],
+    ['lock=10, database_size=300,lock=20', 'collector "lock" is given twice'],
+  ])('refuses %j, naming the variable', (value, message) => {
+    const error = configError({ ...base, COLLECTOR_REFRESH_SECONDS: value });
+    expect(error.variable).toBe('COLLECTOR_REFRESH_SECONDS');
+    expect(error.message).toBe(`COLLECTOR_REFRESH_SECONDS: ${message}`);
+  });
+
+  it('treats a blank value as unset', () => {
+    expect(
+      loadConfig({ ...base, COLLECTOR_REFRESH_SECONDS: '  ' }).collectors.refreshSeconds,
+    ).toEqual(new Map());
   });
 });
 

@@ -67,6 +67,7 @@ describe('run (property-based): no secret leaves', () => {
           };
           const db: Database = {
             serverVersion: 170_000,
+            startedAt: 1_700_000_000_000,
             privileges: { pg_read_all_stats: true },
             query: () => Promise.resolve([]),
             close: () => Promise.resolve(),

@@ -14,6 +14,7 @@ import type { Database, QueryOptions } from '../src/db.js';
 import { ConfigError, SecretError } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
 import type { Delivery } from '../src/pushgateway.js';
+import { RefreshCache } from '../src/refresh.js';
 import { plan, run, type RunDependencies } from '../src/run.js';
 import type { SecretSource } from '../src/secrets.js';
 import type { DatabaseSecret } from '../src/target.js';
@@ -56,6 +57,7 @@ function fakeDb(
 ): Database & { closed: number } {
   const db = {
     serverVersion: 170_000,
+    startedAt: 1_700_000_000_000,
     privileges: { pg_read_all_stats: options.privileges ?? true },
     closed: 0,
     query: <Row>(sql: string, queryOptions?: QueryOptions) =>
@@ -103,6 +105,8 @@ async function runWith(
   const db = deps.db ?? fakeDb();
   try {
     const summary = await run(plan(env, deps.collectors), {
+      // Each run from a cold cache: tests here share one target (test/refresh.test.ts has the warm ones).
+      refreshCache: new RefreshCache(),
       connect: () => Promise.resolve(db),
       deliver: (delivery) => {
         pushes.push(delivery);

@@ -56,6 +56,7 @@ describe('chooseDatabases', () => {
 function session(name: string, databases: readonly string[], existing = databases): Database {
   return {
     serverVersion: 170_000,
+    startedAt: 0,
     privileges: { pg_read_all_stats: true },
     query<Row>(sql: string, options?: QueryOptions): Promise<Row[]> {
       if (sql === VISITABLE_DATABASES_QUERY) {

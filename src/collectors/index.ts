@@ -1,6 +1,7 @@
 /**
- * Every built-in collector and whether it runs by default: the one table of
- * defaults. COLLECTORS_ENABLE and COLLECTORS_DISABLE change it by name.
+ * Every built-in collector, whether it runs by default and how often: the one
+ * table of defaults. COLLECTORS_ENABLE and COLLECTORS_DISABLE change the
+ * first by name, COLLECTOR_REFRESH_SECONDS the second.
  * Adding a collector: one file in general/ or business/, one line here.
  */
 import { userTables } from './business/user_tables.js';
@@ -37,6 +38,12 @@ export interface CollectorDefault {
   readonly enabled: boolean;
   /** Why it is off by default. */
   readonly off?: string;
+  /**
+   * Its refresh interval by default, in seconds: a warm process pushes its
+   * last collection again until the interval is up (src/refresh.ts). 0 or
+   * unset: every run. For what is expensive to read and slow to change.
+   */
+  readonly refreshSeconds?: number;
 }
 
 // prettier-ignore
@@ -52,7 +59,8 @@ export const COLLECTOR_TABLE: readonly CollectorDefault[] = [
   { collector: connections, enabled: true },
   { collector: transactionAge, enabled: true },
   { collector: version, enabled: true },
-  { collector: databaseSize, enabled: true },
+  // pg_database_size() walks every file of every database (60 % of a warm run at 200 of them).
+  { collector: databaseSize, enabled: true, refreshSeconds: 300 },
   { collector: wraparound, enabled: true },
   { collector: recovery, enabled: true },
   { collector: replication, enabled: true },
@@ -62,14 +70,19 @@ export const COLLECTOR_TABLE: readonly CollectorDefault[] = [
   { collector: archiver, enabled: true },
   { collector: statIo, enabled: true },
   // general: per database (src/visits.ts)
-  { collector: tables, enabled: true },
-  { collector: indexes, enabled: true },
+  { collector: tables, enabled: true, refreshSeconds: 300 },
+  { collector: indexes, enabled: true, refreshSeconds: 300 },
   { collector: statements, enabled: false, off: 'needs the pg_stat_statements extension in the connected database and in shared_preload_libraries; one series per reported statement' },
   // business
   { collector: userTables, enabled: false, off: 'a worked example of a business metric' },
 ];
 
 export const COLLECTOR_NAMES: readonly string[] = COLLECTOR_TABLE.map((e) => e.collector.name);
+
+/** The default refresh interval of the collector named `name`, in seconds: 0 (every run) if none. */
+export function defaultRefreshSeconds(name: string): number {
+  return COLLECTOR_TABLE.find((e) => e.collector.name === name)?.refreshSeconds ?? 0;
+}
 
 function checkNames(variable: string, names: readonly string[]): void {
   for (const name of names) {

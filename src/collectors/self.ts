@@ -1,7 +1,8 @@
 /**
  * The exporter's own metrics, in every push: which collectors worked and how
- * long they took, whether one hit the series limit, which privileges the
- * role lacks, how long the run took, and which version ran.
+ * long they took, how old each one's numbers are, whether one hit the series
+ * limit, which privileges the role lacks, how long the run took, and which
+ * version ran.
  */
 import type { Registry } from 'prom-client';
 import { version } from '../../package.json';
@@ -22,7 +23,13 @@ export const COLLECTOR_SUCCESS_METRIC = {
 
 export const COLLECTOR_DURATION_METRIC = {
   name: 'postgresql_exporter_collector_duration_seconds',
-  help: 'How long the collector took in this run.',
+  help: 'How long the collector took in this run; for one pushed from the refresh cache, how long the collection it pushed took.',
+  labelNames: ['collector'],
+} as const;
+
+export const COLLECTOR_AGE_METRIC = {
+  name: 'postgresql_exporter_collector_age_seconds',
+  help: "Seconds since the collector's families in this push were collected: 0 when collected in this run, more when its refresh interval (COLLECTOR_REFRESH_SECONDS) is not up and a warm process pushed its last collection again.",
   labelNames: ['collector'],
 } as const;
 
@@ -61,6 +68,7 @@ export const SELF_FAMILIES: readonly MetricDefinition<string>[] = [
   BUILD_INFO_METRIC,
   COLLECTOR_SUCCESS_METRIC,
   COLLECTOR_DURATION_METRIC,
+  COLLECTOR_AGE_METRIC,
   SERIES_LIMIT_EXCEEDED_METRIC,
   ROLE_PRIVILEGE_METRIC,
   RUN_DURATION_METRIC,
@@ -76,6 +84,8 @@ export interface CollectorResult {
   readonly durationMs: number;
   /** It produced more series than the limit. */
   readonly overLimit?: boolean;
+  /** Seconds since what is pushed of it was collected; unset: in this run. */
+  readonly ageSeconds?: number;
 }
 
 export interface SelfReport {
@@ -83,8 +93,6 @@ export interface SelfReport {
   /** The privileges checked (those the enabled collectors need) and whether the role has them. */
   readonly privileges: Readonly<Record<string, boolean>>;
   readonly runDurationMs: number;
-  /** The per-database collectors' visits, when any ran. */
-  readonly visits?: VisitReport;
 }
 
 export function recordSelfMetrics(registry: Registry, report: SelfReport): void {
@@ -102,6 +110,14 @@ export function recordSelfMetrics(registry: Registry, report: SelfReport): void 
     COLLECTOR_DURATION_METRIC,
     byCollector((r) => r.durationMs / 1000),
   );
+  // Only for collectors whose families are in the push: a failed one has none.
+  addGauge(
+    registry,
+    COLLECTOR_AGE_METRIC,
+    collectors
+      .filter((r) => r.ok)
+      .map((r) => ({ labels: { collector: r.name }, value: r.ageSeconds ?? 0 })),
+  );
   addGauge(
     registry,
     SERIES_LIMIT_EXCEEDED_METRIC,
@@ -116,14 +132,19 @@ export function recordSelfMetrics(registry: Registry, report: SelfReport): void 
     })),
   );
   addGauge(registry, RUN_DURATION_METRIC, [{ labels: {}, value: report.runDurationMs / 1000 }]);
-  if (report.visits !== undefined) {
-    addGauge(
-      registry,
-      DATABASE_VISIT_METRIC,
-      report.visits.visits.map((v) => ({ labels: { database: v.database }, value: v.ok ? 1 : 0 })),
-    );
-    addGauge(registry, DATABASES_NOT_VISITED_METRIC, [
-      { labels: { reason: 'limit' }, value: report.visits.overLimit },
-    ]);
-  }
+}
+
+/**
+ * The per-database collectors' visits: in a part of their own, so that they
+ * can be pushed again with those collectors' cached families.
+ */
+export function recordVisits(registry: Registry, visits: VisitReport): void {
+  addGauge(
+    registry,
+    DATABASE_VISIT_METRIC,
+    visits.visits.map((v) => ({ labels: { database: v.database }, value: v.ok ? 1 : 0 })),
+  );
+  addGauge(registry, DATABASES_NOT_VISITED_METRIC, [
+    { labels: { reason: 'limit' }, value: visits.overLimit },
+  ]);
 }

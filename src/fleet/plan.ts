@@ -17,7 +17,7 @@ import {
   type PostgresConfig,
 } from '../config.js';
 import { ConfigError, TargetsError } from '../errors.js';
-import { customCollectors, planFor, type RunPlan } from '../plan.js';
+import { checkRefreshNames, customCollectors, planFor, type RunPlan } from '../plan.js';
 import type { Target } from '../target.js';
 import { passwordFromEnv, targetWhere, type KnownNames, type TargetSpec } from './spec.js';
 import { assignPushgateway } from './shard.js';
@@ -75,6 +75,8 @@ export function planFleet(env: Env, options: FleetPlanOptions = {}): FleetPlan {
     custom: options.collectors === undefined ? customCollectors(config) : [],
     override: options.collectors,
   };
+  // Once for the deployment, as a ConfigError: not once per target, where a discovered one is skipped.
+  checkRefreshNames(config, [...base.custom, ...(base.override ?? [])]);
   const file = fleet.targetsFile;
   const specs =
     file === undefined || options.readTargetsFile === false

@@ -23,12 +23,19 @@ const isMapping = (value: unknown): value is Record<string, unknown> =>
  * targets at random, so a kept connection is seldom reused, and every server
  * would hold up to the function's reserved concurrency of idle sessions
  * (measured: up to 5 per target at 1,000 targets under offline).
+ *
+ * Nor does it cache collections (refresh intervals): a target's runs land on
+ * any of several warm containers, each with its own cache, so its pushes
+ * would alternate between older and newer numbers; a counter going back
+ * reads as a reset to rate(), a gauge jumps back and forth. Every collector
+ * is collected on every run.
  */
-function withoutKeptConnection(runPlan: RunPlan): RunPlan {
+function withoutWarmState(runPlan: RunPlan): RunPlan {
   const { target } = runPlan;
   return {
     ...runPlan,
     target: { ...target, postgres: { ...target.postgres, keepConnectionSeconds: 0 } },
+    refreshSeconds: new Map(),
   };
 }
 
@@ -55,7 +62,7 @@ export async function collectTargetEvent(
     const spec = checkTargetSpec(event.target, 'event', KNOWN_NAMES);
     name = spec.name;
     const fleetPlan = planFleet(env, { collectors: deps.collectors, readTargetsFile: false });
-    runPlan = withoutKeptConnection(planTarget(fleetPlan, spec));
+    runPlan = withoutWarmState(planTarget(fleetPlan, spec));
   } catch (error) {
     const message = clip(log.redact(describeError(error)));
     log.error('bad event', { error: message });

@@ -54,6 +54,7 @@ const one: Collector = {
 function fakeDb(): Database {
   return {
     serverVersion: 170_000,
+    startedAt: 1_700_000_000_000,
     privileges: { pg_read_all_stats: true },
     query: () => Promise.resolve([]),
     close: () => Promise.resolve(),

@@ -53,6 +53,7 @@ async function handle(event: unknown) {
   const lines: string[] = [];
   const db: Database = {
     serverVersion: 170_000,
+    startedAt: 1_700_000_000_000,
     privileges: { pg_read_all_stats: true },
     query: () => Promise.resolve([]),
     close: () => Promise.resolve(),

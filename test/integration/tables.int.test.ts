@@ -211,6 +211,29 @@ describe(`tables and indexes on PostgreSQL ${major}`, () => {
     }
   });
 
+  it('between refreshes pushes the cached tables, indexes and visits again, visiting nothing', async () => {
+    const env = runEnv({ DATABASES_INCLUDE: INCLUDE });
+    const first = await collect(env, quiet);
+    const before = await pushed(env.PUSHGATEWAY_JOB!);
+    await inA.query(`CREATE TABLE later (id int)`);
+    const second = await collect(env, quiet);
+    const after = await pushed(env.PUSHGATEWAY_JOB!);
+    expect(first.databases?.visited).toBe(2);
+    // No visit: the summary has no databases, and the new table is not seen until the refresh.
+    expect(second.databases).toBeUndefined();
+    expect(second.collectors.filter((c) => c.cached).map((c) => c.name)).toEqual(
+      expect.arrayContaining(['tables', 'indexes']),
+    );
+    const families = /^postgresql_(table|index)_|^postgresql_exporter_database/;
+    const pick = (m: ParsedExposition) =>
+      m.samples.filter((s) => families.test(s.name)).map((s) => [s.name, s.labels, s.value]);
+    expect(pick(after)).toEqual(pick(before));
+    expect(select(after, 'postgresql_table_size_bytes', { table: 'later' })).toEqual([]);
+    const age = select(after, 'postgresql_exporter_collector_age_seconds', { collector: 'tables' });
+    expect(age[0]?.value).toBeGreaterThan(0);
+    await inA.query(`DROP TABLE later`);
+  });
+
   it('switched off, visits nothing and pushes no per-database series', async () => {
     const env = runEnv({ DATABASES_INCLUDE: INCLUDE, COLLECTORS_DISABLE: 'tables,indexes' });
     const summary = await collect(env, quiet);

@@ -13,7 +13,6 @@ import { COLLECTOR_NAMES, COLLECTOR_TABLE, selectCollectors } from '../../src/co
 import { FLEET_LABEL, loadConfig } from '../../src/config.js';
 import { parseCustomQueries } from '../../src/custom_queries.js';
 import { FLEET_FAMILIES } from '../../src/fleet/metrics.js';
-import { PENDING_FAMILIES } from '../fixtures/pending-families.js';
 
 const ROOT = process.cwd();
 const PROMETHEUS_CONFIG = 'ops/prometheus/prometheus.yml';
@@ -211,7 +210,6 @@ describe('alerts.yml', () => {
   it('every alert selects families the exporter pushes', async () => {
     const known = new Set([
       ...(await definedFamilies()),
-      ...PENDING_FAMILIES,
       // The Pushgateway's own, per group.
       'push_time_seconds',
     ]);
@@ -562,13 +560,6 @@ async function definedFamilies(): Promise<Set<string>> {
   ]);
 }
 
-describe('families the dashboard and alerts use before their collectors land', () => {
-  it('are all still undefined in src/ (remove each defined one from PENDING_FAMILIES)', async () => {
-    const defined = await definedFamilies();
-    expect(PENDING_FAMILIES.filter((family) => defined.has(family))).toEqual([]);
-  });
-});
-
 describe('docker-compose.yml', () => {
   const services = record(record(readYaml('docker-compose.yml'), 'compose').services, 'services');
   const service = (name: string) => record(services[name], `service ${name}`);
@@ -781,8 +772,6 @@ describe('docker-compose.yml', () => {
       'push_failure_time_seconds',
       // The fleet's own group.
       ...(config.fleet === undefined ? [] : FLEET_FAMILIES.map((f) => f.name)),
-      // Not in src/ yet (test/fixtures/pending-families.ts).
-      ...PENDING_FAMILIES,
     ]);
     const file = config.collectors.customQueriesFile;
     for (const query of file === undefined ? [] : parseCustomQueries(file, read(file))) {
