@@ -308,6 +308,11 @@ export interface SessionOptions extends ConnectOptions {
   readonly deadline: number;
   /** How long the connection may wait idle for the next run, in seconds; 0: closed after the run. */
   readonly keepSeconds: number;
+  /**
+   * Which of a run's sessions on the same target this is, when it has more
+   * than one at once (Collector.ownSession): each is kept apart. Default ''.
+   */
+  readonly lane?: string;
 }
 
 /** A connection kept between runs, and whether a run has it now. */
@@ -349,6 +354,7 @@ function sessionKey(target: PostgresTarget, options: SessionOptions, tokenAuth: 
         target.ssl,
         target.sslRootCert ?? '',
         options.applicationName,
+        options.lane ?? '',
       ]),
     )
     .digest('hex');

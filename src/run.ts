@@ -199,15 +199,20 @@ async function readSecret(
 type Session = { readonly db: Database } | { readonly downReason: string };
 
 /** Opens a session on `address` (the target's, or another database of its server). */
-type Opener = (address: PostgresTarget, deadline: number, keepSeconds: number) => Promise<Database>;
+type Opener = (
+  address: PostgresTarget,
+  deadline: number,
+  keepSeconds: number,
+  lane?: string,
+) => Promise<Database>;
 
 function opener(runPlan: RunPlan, deps: RunDependencies, log: Logger): Opener {
   const { postgres } = runPlan.target;
   const { iamAuth } = postgres;
-  return (address, deadline, keepSeconds) =>
+  return (address, deadline, keepSeconds, lane) =>
     (deps.connect ?? openSession)(
       address,
-      { ...postgres, deadline, keepSeconds },
+      { ...postgres, deadline, keepSeconds, ...(lane === undefined ? {} : { lane }) },
       // With IAM auth, a fresh token (they live 15 minutes) for each new connection.
       iamAuth === undefined
         ? undefined
@@ -262,6 +267,12 @@ interface CollectSetting {
   readonly connected: string;
   /** A session on another database of the target's server, not kept. */
   readonly open: (database: string, deadline: number) => Promise<Database>;
+  /**
+   * A second session on the target's database, kept apart by `lane`
+   * (Collector.ownSession); undefined when connections are not kept between
+   * runs: a second new connection every run would cost more than it saves.
+   */
+  readonly openOwn: ((lane: string) => Promise<Database>) | undefined;
   readonly collectDeadline: number;
 }
 
@@ -298,81 +309,64 @@ async function collectAll(
   log: Logger,
   refresh: Refresh,
 ): Promise<Collected> {
-  const { options, collectDeadline } = setting;
   const version = db.serverVersion;
   const runnable = collectors.filter((c) => supports(c, version));
   const needed = PRIVILEGES.filter((p) => runnable.some((c) => c.needs?.includes(p)));
   const privileges: Partial<Record<Privilege, boolean>> = {};
   for (const privilege of needed) privileges[privilege] = db.privileges[privilege];
   const missing = needed.filter((p) => !db.privileges[p]);
-  const outcomes: CollectorOutcome[] = [];
-  const parts: (Registry | string)[] = [];
+  // In the collectors' order, whatever order they finish in.
+  const results: (Ran | undefined)[] = [];
   const perDatabase: Collector[] = [];
-  for (const collector of runnable) {
-    const start = performance.now();
-    const lacking = collector.needs?.filter((p) => missing.includes(p)) ?? [];
+  const aside: Promise<void>[] = [];
+  for (const [index, collector] of runnable.entries()) {
     const interval = refresh.intervals.get(collector.name) ?? 0;
-    const shape = interval > 0 ? shapeOf(collector, options) : '';
-    try {
-      if (lacking.length > 0) {
-        throw new Error(
-          `not run: the role lacks the privileges of ${lacking.join(', ')} (GRANT pg_monitor ` +
+    const shape = interval > 0 ? shapeOf(collector, setting.options) : '';
+    const lacking = collector.needs?.filter((p) => missing.includes(p)) ?? [];
+    if (lacking.length > 0) {
+      if (interval > 0) refresh.cache.drop(collector.name);
+      results[index] = {
+        outcome: {
+          name: collector.name,
+          ok: false,
+          durationMs: 0,
+          error:
+            `not run: the role lacks the privileges of ${lacking.join(', ')} (GRANT pg_monitor ` +
             "TO the exporter's role); without them it would see only the role's own sessions",
-        );
-      }
-      const cached =
-        interval > 0 ? refresh.cache.reuse(collector.name, interval, shape) : undefined;
-      if (cached !== undefined) {
-        parts.push(cached.text);
-        outcomes.push({
+        },
+      };
+      continue;
+    }
+    const cached = interval > 0 ? refresh.cache.reuse(collector.name, interval, shape) : undefined;
+    if (cached !== undefined) {
+      results[index] = {
+        outcome: {
           name: collector.name,
           ok: true,
           durationMs: cached.durationMs,
           cached: true,
           ageSeconds: (refresh.now - cached.collectedAt) / 1_000,
-        });
-        continue;
-      }
-      if (collector.scope === 'database') {
-        perDatabase.push(collector);
-        continue;
-      }
-      if (Date.now() >= collectDeadline) {
-        throw new Error('not run: the time budget for collecting was used up');
-      }
-      const writer = new FamilyWriter(collector.name, collector.families, options.maxSeries);
-      await collector.collect({
-        db,
-        serverVersion: version,
-        metrics: writer,
-        options,
-        database: setting.connected,
-      });
-      const durationMs = ms(start);
-      if (interval === 0) {
-        parts.push(writer.registry);
-        outcomes.push({ name: collector.name, ok: true, durationMs });
-        continue;
-      }
-      const text = await renderPart(writer.registry);
-      parts.push(text);
-      outcomes.push({
-        name: collector.name,
-        ok: true,
-        durationMs,
-        ...keep(refresh, collector.name, interval, shape, text, durationMs),
-      });
-    } catch (error) {
-      if (interval > 0) refresh.cache.drop(collector.name);
-      outcomes.push({
-        name: collector.name,
-        ok: false,
-        durationMs: ms(start),
-        error: clip(log.redact(describeError(error))),
-        ...(error instanceof SeriesLimitError ? { overLimit: true } : {}),
-      });
+        },
+        part: cached.text,
+      };
+      continue;
     }
+    if (collector.scope === 'database') {
+      perDatabase.push(collector);
+      continue;
+    }
+    const job = { collector, interval, shape };
+    if (collector.ownSession === true && setting.openOwn !== undefined) {
+      aside.push(
+        onOwnSession(db, setting.openOwn, job, setting, log, refresh).then((ran) => {
+          results[index] = ran;
+        }),
+      );
+      continue;
+    }
+    results[index] = await runCollector(db, job, setting, log, refresh);
   }
+  await Promise.all(aside);
   const visits = await perDatabaseParts(
     db,
     perDatabase,
@@ -381,17 +375,109 @@ async function collectAll(
     log,
     refresh,
   );
-  outcomes.push(...visits.outcomes);
-  parts.push(...visits.parts);
+  const ran = results.filter((r): r is Ran => r !== undefined);
   return {
-    outcomes,
-    parts,
+    outcomes: [...ran.map((r) => r.outcome), ...visits.outcomes],
+    parts: [...ran.flatMap((r) => (r.part === undefined ? [] : [r.part])), ...visits.parts],
     skipped: collectors.filter((c) => !supports(c, version)).map((c) => c.name),
     privileges,
     missing,
     ...(visits.report === undefined ? {} : { visits: visits.report }),
     ...(visits.reportText === undefined ? {} : { visitsText: visits.reportText }),
   };
+}
+
+/** One collector's result: its outcome, and what it pushes (none when it failed). */
+interface Ran {
+  readonly outcome: CollectorOutcome;
+  readonly part?: Registry | string;
+}
+
+interface Job {
+  readonly collector: Collector;
+  /** Its refresh interval in seconds; 0: every run, not cached. */
+  readonly interval: number;
+  readonly shape: string;
+}
+
+/**
+ * Runs one collector on `db` into a writer of its own. With an interval, the
+ * result is rendered and kept for the next runs; a failure forgets the last.
+ */
+async function runCollector(
+  db: Database,
+  { collector, interval, shape }: Job,
+  setting: CollectSetting,
+  log: Logger,
+  refresh: Refresh,
+): Promise<Ran> {
+  const start = performance.now();
+  const { options } = setting;
+  try {
+    if (Date.now() >= setting.collectDeadline) {
+      throw new Error('not run: the time budget for collecting was used up');
+    }
+    const writer = new FamilyWriter(collector.name, collector.families, options.maxSeries);
+    await collector.collect({
+      db,
+      serverVersion: db.serverVersion,
+      metrics: writer,
+      options,
+      database: setting.connected,
+    });
+    const durationMs = ms(start);
+    if (interval === 0) {
+      return { outcome: { name: collector.name, ok: true, durationMs }, part: writer.registry };
+    }
+    const text = await renderPart(writer.registry);
+    return {
+      outcome: {
+        name: collector.name,
+        ok: true,
+        durationMs,
+        ...keep(refresh, collector.name, interval, shape, text, durationMs),
+      },
+      part: text,
+    };
+  } catch (error) {
+    if (interval > 0) refresh.cache.drop(collector.name);
+    return {
+      outcome: {
+        name: collector.name,
+        ok: false,
+        durationMs: ms(start),
+        error: clip(log.redact(describeError(error))),
+        ...(error instanceof SeriesLimitError ? { overLimit: true } : {}),
+      },
+    };
+  }
+}
+
+/**
+ * A collector that spends its time on the server (Collector.ownSession), on
+ * a second session of the target while the others use the run's: its time
+ * overlaps theirs. That session is kept like the run's. When it cannot be
+ * opened, the collector runs on the run's session after all.
+ */
+async function onOwnSession(
+  db: Database,
+  openOwn: (lane: string) => Promise<Database>,
+  job: Job,
+  setting: CollectSetting,
+  log: Logger,
+  refresh: Refresh,
+): Promise<Ran> {
+  let own: Database;
+  try {
+    own = await openOwn(job.collector.name);
+  } catch {
+    return runCollector(db, job, setting, log, refresh);
+  }
+  try {
+    return await runCollector(own, job, setting, log, refresh);
+  } finally {
+    await own.close();
+  }
 }
 
 /** Keeps a fresh collection in the cache; `cacheFull` when it did not fit. */
@@ -615,6 +701,16 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
           connected: address.database,
           // Not kept: a database is visited once per refresh, not every run.
           open: (database, end) => open({ ...address, database }, end, 0),
+          openOwn:
+            runPlan.target.postgres.keepConnectionSeconds > 0
+              ? (lane) =>
+                  open(
+                    address,
+                    collectDeadline,
+                    runPlan.target.postgres.keepConnectionSeconds,
+                    lane,
+                  )
+              : undefined,
           collectDeadline,
         },
         log,

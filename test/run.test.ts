@@ -489,3 +489,68 @@ describe('run: what leaves the process', () => {
     for (const line of lines) expect(JSON.parse(line)).toMatchObject({ awsRequestId: 'req-42' });
   });
 });
+
+describe('run: a collector on a session of its own (Collector.ownSession)', () => {
+  /** A collector that records which session it ran on, and waits on it. */
+  function onSession(name: string, ownSession: boolean, seen: string[]): Collector {
+    const family = { name: `test_${name}`, help: 'Test.', labelNames: [] } as const;
+    return {
+      name,
+      families: [family],
+      ownSession,
+      async collect({ db, metrics }) {
+        const [row] = await db.query<{ lane: string }>('SELECT lane');
+        seen.push(`${name}@${row?.lane ?? '?'}`);
+        metrics.gauge(family, [{ labels: {}, value: 1 }]);
+      },
+    };
+  }
+
+  function connectByLane(opened: string[], fail = false): RunDependencies['connect'] {
+    return (_target, options) => {
+      const lane = options.lane ?? 'main';
+      opened.push(`${lane} keep=${options.keepSeconds}`);
+      if (fail && lane !== 'main') return Promise.reject(new Error('too many connections'));
+      return Promise.resolve(fakeDb({ answer: () => Promise.resolve([{ lane }]) }));
+    };
+  }
+
+  it('runs beside the others on a second kept session, and pushes in the collectors order', async () => {
+    const seen: string[] = [];
+    const opened: string[] = [];
+    const ran = await runWith(base, {
+      collectors: [
+        onSession('first', false, seen),
+        onSession('slow', true, seen),
+        onSession('last', false, seen),
+      ],
+      connect: connectByLane(opened),
+    });
+    expect(opened).toEqual(['main keep=300', 'slow keep=300']);
+    expect(seen.sort()).toEqual(['first@main', 'last@main', 'slow@slow']);
+    expect(ran.summary?.collectors.map((c) => [c.name, c.ok])).toEqual([
+      ['first', true],
+      ['slow', true],
+      ['last', true],
+    ]);
+    const body = ran.pushes[0]?.body ?? '';
+    expect(body.indexOf('test_first')).toBeLessThan(body.indexOf('test_slow'));
+    expect(body.indexOf('test_slow')).toBeLessThan(body.indexOf('test_last'));
+  });
+
+  it('runs on the run session when connections are not kept, or its own cannot be opened', async () => {
+    for (const [env, fail] of [
+      [{ ...base, POSTGRESQL_KEEP_CONNECTION_SECONDS: '0' }, false],
+      [base, true],
+    ] as const) {
+      const seen: string[] = [];
+      const opened: string[] = [];
+      const ran = await runWith(env, {
+        collectors: [onSession('slow', true, seen)],
+        connect: connectByLane(opened, fail),
+      });
+      expect(seen).toEqual(['slow@main']);
+      expect(ran.summary?.collectorErrors).toBe(0);
+    }
+  });
+});

@@ -70,6 +70,12 @@ export interface Collector {
    * 'server': once, on the target's session.
    */
   readonly scope?: 'server' | 'database';
+  /**
+   * Its time is spent on the server, not in round trips (pg_database_size()
+   * walking every file): the run gives it a session of its own, at the same
+   * time as the others run on the run's session, so its time overlaps theirs.
+   */
+  readonly ownSession?: boolean;
   collect(context: CollectContext): Promise<void>;
 }
 

@@ -96,6 +96,7 @@ export async function databaseSizes(db: Queryable): Promise<DatabaseSizeRow[]> {
 export const databaseSize: Collector = {
   name: 'database_size',
   families: [DATABASE_SIZE_METRIC],
+  ownSession: true,
   async collect({ db, metrics }) {
     metrics.gauge(DATABASE_SIZE_METRIC, databaseSizeSamples(await databaseSizes(db)));
   },
