@@ -270,7 +270,8 @@ interface CollectSetting {
   /**
    * A second session on the target's database, kept apart by `lane`
    * (Collector.ownSession); undefined when connections are not kept between
-   * runs: a second new connection every run would cost more than it saves.
+   * runs (a second new connection every run would cost more than it saves)
+   * and in a fleet.
    */
   readonly openOwn: ((lane: string) => Promise<Database>) | undefined;
   readonly collectDeadline: number;
@@ -701,8 +702,10 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
           connected: address.database,
           // Not kept: a database is visited once per refresh, not every run.
           open: (database, end) => open({ ...address, database }, end, 0),
+          // Not in a fleet: the kept connections of a container are capped (MAX_KEPT_CONNECTIONS),
+          // and a second one per target would halve the targets that keep theirs.
           openOwn:
-            runPlan.target.postgres.keepConnectionSeconds > 0
+            runPlan.target.postgres.keepConnectionSeconds > 0 && config.fleet === undefined
               ? (lane) =>
                   open(
                     address,

@@ -506,7 +506,7 @@ describe('run: a collector on a session of its own (Collector.ownSession)', () =
     };
   }
 
-  function connectByLane(opened: string[], fail = false): RunDependencies['connect'] {
+  function connectByLane(opened: string[], fail = false): NonNullable<RunDependencies['connect']> {
     return (_target, options) => {
       const lane = options.lane ?? 'main';
       opened.push(`${lane} keep=${options.keepSeconds}`);
