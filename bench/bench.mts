@@ -320,6 +320,15 @@ async function main(servers: BenchServers, options: Options, started: number): P
   const { admin, postgres, logFile, env } = servers;
   // The same runs with POSTGRESQL_KEEP_CONNECTION_SECONDS=0: what keeping the connection saves.
   const freshEnv = { ...env, POSTGRESQL_KEEP_CONNECTION_SECONDS: '0' };
+  // The same work as postgres_exporter's default scrape: every collector every run (sizes too),
+  // the per-database collectors (which it does not have) off.
+  const sameWorkEnv = {
+    ...env,
+    COLLECTOR_REFRESH_SECONDS: 'database_size=0',
+    COLLECTORS_DISABLE: 'tables,indexes',
+  };
+  // A run in which every interval is up: what one refresh costs with the defaults.
+  const refreshEnv = { ...env, COLLECTOR_REFRESH_SECONDS: 'database_size=0,tables=0,indexes=0' };
   const bundlePromise = buildBundle(servers);
   // Awaited below; until then a failed build must not be an unhandled rejection.
   bundlePromise.catch(() => undefined);
@@ -361,10 +370,13 @@ async function main(servers: BenchServers, options: Options, started: number): P
     // Warm-ups: the exporter's first scrape opens its connections, collect() loads its modules.
     await scrape(exporterInfo.url);
     await warmRun(env);
+    await warmRun(sameWorkEnv);
 
     const pe: Scrape[] = [];
     const warm: Warm[] = [];
     const fresh: Warm[] = [];
+    const sameWork: Warm[] = [];
+    const refresh: Warm[] = [];
     const cold: Cold[] = [];
     const cold128: Cold[] = [];
     let peCpuMs = 0;
@@ -382,6 +394,12 @@ async function main(servers: BenchServers, options: Options, started: number): P
         async () => {
           fresh.push(await warmRun(freshEnv));
         },
+        async () => {
+          sameWork.push(await warmRun(sameWorkEnv));
+        },
+        async () => {
+          refresh.push(await warmRun(refreshEnv));
+        },
       ];
       if (round < options.coldRounds) {
         steps.push(async () => {
@@ -398,9 +416,15 @@ async function main(servers: BenchServers, options: Options, started: number): P
     const peCost = await serverCost(admin, logFile, ROLES.exporter, () => scrape(exporterInfo.url));
     const projectCost = await serverCost(admin, logFile, ROLES.project, () => warmRun(env));
     const freshCost = await serverCost(admin, logFile, ROLES.project, () => warmRun(freshEnv));
+    const sameWorkCost = await serverCost(admin, logFile, ROLES.project, () =>
+      warmRun(sameWorkEnv),
+    );
+    const refreshCost = await serverCost(admin, logFile, ROLES.project, () => warmRun(refreshEnv));
 
     const peMs = median(pe.map((s) => s.ms));
     const warmMs = median(warm.map((w) => w.ms));
+    const sameWorkMs = median(sameWork.map((w) => w.ms));
+    const refreshMs = median(refresh.map((w) => w.ms));
     const coldTotal = median(cold.map((c) => c.totalMs));
     const lastWarm = warm[warm.length - 1]!.summary;
     const rows: Row[] = [
@@ -415,7 +439,16 @@ async function main(servers: BenchServers, options: Options, started: number): P
         rounds: pe.length,
       },
       {
-        tool: 'this project warm (collect + push)',
+        tool: 'this project warm, same work (every collector every run; tables, indexes off)',
+        ms: sameWorkMs,
+        series: sameWork[sameWork.length - 1]!.summary.series,
+        bytes: sameWork[sameWork.length - 1]!.summary.bytes,
+        cpuMs: median(sameWork.map((w) => w.cpuMs)),
+        cost: sameWorkCost,
+        rounds: sameWork.length,
+      },
+      {
+        tool: 'this project warm, defaults (collect + push)',
         ms: warmMs,
         series: lastWarm.series,
         bytes: lastWarm.bytes,
@@ -424,7 +457,16 @@ async function main(servers: BenchServers, options: Options, started: number): P
         rounds: warm.length,
       },
       {
-        tool: 'this project warm, new connection per run',
+        tool: 'this project warm, defaults, a refresh (every interval up)',
+        ms: refreshMs,
+        series: refresh[refresh.length - 1]!.summary.series,
+        bytes: refresh[refresh.length - 1]!.summary.bytes,
+        cpuMs: median(refresh.map((w) => w.cpuMs)),
+        cost: refreshCost,
+        rounds: refresh.length,
+      },
+      {
+        tool: 'this project warm, defaults, new connection per run',
         ms: median(fresh.map((w) => w.ms)),
         series: lastWarm.series,
         cpuMs: median(fresh.map((w) => w.cpuMs)),
@@ -457,6 +499,8 @@ async function main(servers: BenchServers, options: Options, started: number): P
     ];
     const ratios = [
       `databases=${n} ratio warm/postgres_exporter=${(warmMs / peMs).toFixed(2)}`,
+      `databases=${n} ratio same-work/postgres_exporter=${(sameWorkMs / peMs).toFixed(2)}`,
+      `databases=${n} ratio refresh/postgres_exporter=${(refreshMs / peMs).toFixed(2)}`,
       `databases=${n} ratio cold/postgres_exporter=${(coldTotal / peMs).toFixed(2)}`,
     ];
     const section = [
@@ -493,7 +537,8 @@ async function main(servers: BenchServers, options: Options, started: number): P
     '',
     `- Rounds alternate the tools (order reversed every other round); medians of ${options.rounds} scrapes/warm runs and ${options.coldRounds} cold runs per N, after one warm-up scrape and one warm-up run.`,
     '- postgres_exporter: wall time of one HTTP GET of `/metrics` (body read); series = non-comment lines, including its own `go_*`/`process_*`/`promhttp_*` series. Peak RSS = `VmHWM` of the exporter process so far.',
-    '- warm: `collect(env)` in the bench process: check the connection kept from the previous run (the default, `POSTGRESQL_KEEP_CONNECTION_SECONDS=300`), collectors, PUT to the Pushgateway; default collectors (`statements` is off by default); series and bytes = `summary.series`, `summary.bytes`. "new connection per run": the same with `POSTGRESQL_KEEP_CONNECTION_SECONDS=0` (connect, SCRAM auth, collectors on a new backend, close).',
+    '- warm: `collect(env)` in the bench process: check the connection kept from the previous run (the default, `POSTGRESQL_KEEP_CONNECTION_SECONDS=300`), collectors, PUT to the Pushgateway; series and bytes = `summary.series`, `summary.bytes`. "defaults": the default collectors and refresh intervals (`statements` off; `database_size`, `tables`, `indexes` every 300 s, so within a round of runs they are pushed from the cache of the warm-up run, as in four runs out of five at `rate(1 minute)`). "same work": what postgres_exporter\'s default scrape does, every collector every run (`COLLECTOR_REFRESH_SECONDS=database_size=0`) and the per-database collectors off (`COLLECTORS_DISABLE=tables,indexes`). "a refresh": the defaults with every interval up (`database_size=0,tables=0,indexes=0`): sizes, and a visit to each of the first `DATABASES_LIMIT` (20) databases. "new connection per run": the defaults with `POSTGRESQL_KEEP_CONNECTION_SECONDS=0` (connect, SCRAM auth, collectors on a new backend, close).',
+    '- cold: no cache, so every collector runs, the visits too.',
     '- CPU ms/run: this project, `process.cpuUsage()` across the warm run (median); postgres_exporter, its `utime + stime` from `/proc` over all scrapes / scrapes (10 ms clock ticks). Lambda gives a function CPU in proportion to its memory (1,769 MB = one vCPU), so at 128 MB the CPU part of a run takes about 14 times as long as here.',
     '- cold, Lambda 128 MB heap flags: the same cold run with `--max-semi-space-size=6 --max-old-space-size=116`, the V8 flags the Lambda Node.js bootstrap script is published to derive from a 128 MB memory size (new space a tenth, semi-space half of it, old space the rest); not verifiable here. Node’s default young generation grows much larger, which the default cold row shows.',
     '- cold: fresh `node -e` that `require()`s the bundle ("module init") then runs `handler()`; the cold time is both together; peak RSS = median `process.resourceUsage().maxRSS` of the child.',
