@@ -41,12 +41,22 @@ async function terminate(pid: number): Promise<void> {
   }
 }
 
+/**
+ * A run of its own application_name. database_size (which runs on a second
+ * session, Collector.ownSession) and the per-database collectors (a short
+ * session per visited database) are off, so each run has exactly one; the
+ * second session has a test of its own below.
+ */
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return runEnv({
     POSTGRESQL_APPLICATION_NAME: `session-${randomBytes(4).toString('hex')}`,
+    COLLECTORS_DISABLE: 'database_size,tables,indexes',
     ...extra,
   });
 }
+
+/** The default collectors but those on a session of their own. */
+const ONE_SESSION = COLLECTORS.filter((c) => c.ownSession !== true && c.scope !== 'database');
 
 async function healthy(
   runEnvironment: Record<string, string>,
@@ -79,7 +89,7 @@ describe('the connection kept between runs', () => {
   it('serves the next run: same backend, statements already prepared', async () => {
     const e = env();
     const seen: number[] = [];
-    const collectors = [preparedCounter(seen), ...COLLECTORS];
+    const collectors = [preparedCounter(seen), ...ONE_SESSION];
     await healthy(e, { collectors });
     const first = await backends(e.POSTGRESQL_APPLICATION_NAME!);
     expect(first).toHaveLength(1);
@@ -88,8 +98,26 @@ describe('the connection kept between runs', () => {
     // First run: only the version check was prepared before the counter ran. The
     // second run finds every statement of the first still prepared.
     expect(seen[0]).toBeLessThanOrEqual(3);
-    expect(seen[1]).toBeGreaterThan(COLLECTORS.length / 2);
+    expect(seen[1]).toBeGreaterThan(ONE_SESSION.length / 2);
 
+    await closeKeptConnection();
+    await eventually(async () => {
+      expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]);
+    });
+  });
+
+  it('keeps database_size a second session of its own, reused by its next run', async () => {
+    // Sizes every run, so that both runs use the second session.
+    const e = env({
+      COLLECTORS_DISABLE: 'tables,indexes',
+      COLLECTOR_REFRESH_SECONDS: 'database_size=0',
+    });
+    const first = await healthy(e);
+    expect(first.collectors.find((c) => c.name === 'database_size')?.ok).toBe(true);
+    const kept = await backends(e.POSTGRESQL_APPLICATION_NAME!);
+    expect(kept).toHaveLength(2);
+    await healthy(e);
+    expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual(kept);
     await closeKeptConnection();
     await eventually(async () => {
       expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual([]);
