@@ -14,6 +14,38 @@ export interface Sample<L extends string> {
 }
 
 /**
+ * prom-client's text format looks each series' `sharedLabels` up in a cache
+ * (a WeakMap; histogram buckets have such labels), and gives a series without
+ * any a new empty object: every series of a gauge or counter missed the cache
+ * and added an entry to it, 6 % of a run's CPU at 1,000 databases. Every
+ * series of these families shares one empty object instead; the text is the
+ * same.
+ */
+const NO_SHARED_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
+function shareNoLabels(values: readonly object[]): void {
+  for (const value of values) (value as { sharedLabels?: object }).sharedLabels = NO_SHARED_LABELS;
+}
+
+/** A prom-client Gauge whose series share one empty `sharedLabels` (above). */
+class SampleGauge<L extends string> extends Gauge<L> {
+  override async get() {
+    const metric = await super.get();
+    shareNoLabels(metric.values);
+    return metric;
+  }
+}
+
+/** A prom-client Counter whose series share one empty `sharedLabels` (above). */
+class SampleCounter<L extends string> extends Counter<L> {
+  override async get() {
+    const metric = await super.get();
+    shareNoLabels(metric.values);
+    return metric;
+  }
+}
+
+/**
  * Registers a gauge on `registry` and sets one value per sample. A family
  * without samples is not registered at all: prom-client would print an
  * unlabelled one as 0, a value nobody measured.
@@ -27,7 +59,7 @@ export function addGauge<L extends string>(
   let gauge: Gauge<L> | undefined;
   const labelled = definition.labelNames.length > 0;
   for (const { labels, value } of samples) {
-    gauge ??= new Gauge<L>({
+    gauge ??= new SampleGauge<L>({
       name: definition.name,
       help: definition.help,
       labelNames: definition.labelNames,
@@ -54,7 +86,7 @@ export function addCounter<L extends string>(
   for (const { labels, value } of samples) {
     // A counter cannot go down; a negative value (never expected) is left out.
     if (!(value >= 0)) continue;
-    counter ??= new Counter<L>({
+    counter ??= new SampleCounter<L>({
       name: definition.name,
       help: definition.help,
       labelNames: definition.labelNames,

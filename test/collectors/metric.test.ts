@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import {
   addCounter,
@@ -113,6 +113,33 @@ describe('addGauge', () => {
     ]);
     addGauge(registry, { name: 'none', help: 'None.', labelNames: [] }, []);
     expect(await registry.metrics()).toBe('# HELP g G.\n# TYPE g gauge\ng{k="a"} 3\ng{k="b"} 2\n');
+  });
+});
+
+describe('addGauge and addCounter', () => {
+  it("print what prom-client's own Gauge and Counter print for the same samples, every time", async () => {
+    const gauge = { name: 'g', help: 'G.', labelNames: ['a', 'b'] } as const;
+    const counter = { name: 'c_total', help: 'C.', labelNames: ['a', 'b'] } as const;
+    const samples = [
+      { labels: { a: 'x', b: '1' }, value: 1 },
+      { labels: { b: '1', a: 'x' }, value: 2 },
+      { labels: { b: '2', a: 'y"\\\n' }, value: 0.5 },
+      { labels: { a: 'z' } as { a: string; b: string }, value: Number.NaN },
+      { labels: { a: 'z', b: '3' }, value: -1 },
+    ];
+    const ours = new Registry();
+    addGauge(ours, gauge, samples);
+    addCounter(ours, counter, samples);
+    const plain = new Registry();
+    const g = new Gauge({ ...gauge, registers: [plain] });
+    const c = new Counter({ ...counter, registers: [plain] });
+    for (const { labels, value } of samples) {
+      g.set(labels, value);
+      if (value >= 0) c.inc(labels, value);
+    }
+    const expected = await plain.metrics();
+    expect(await ours.metrics()).toBe(expected);
+    expect(await ours.metrics()).toBe(expected);
   });
 });
 
