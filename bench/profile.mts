@@ -9,7 +9,9 @@
  *   time in queries (round trips) and the time mapping rows to samples ·
  *   render and bookkeeping (text format, self-metrics) · push (PUT,
  *   answered) · close.
- * Prints medians per phase and the share of each, per N. With
+ * Prints medians per phase and the share of each, per N, and the CPU time
+ * of this process per run (user + system: mapping, serializing, the pg
+ * and HTTP clients; not the servers'). With
  * `--cpu-prof` Node writes a CPU profile of the whole script (see README).
  */
 import fs from 'node:fs';
@@ -71,7 +73,9 @@ async function profiledRun(env: Record<string, string>): Promise<{
   phases: Phases;
   queries: number;
   series: number;
+  cpuMs: number;
 }> {
+  const cpu0 = process.cpuUsage();
   const phases: Phases = new Map();
   const add = (name: string, ms: number) => phases.set(name, (phases.get(name) ?? 0) + ms);
   const t = () => performance.now();
@@ -131,8 +135,10 @@ async function profiledRun(env: Record<string, string>): Promise<{
   );
   const measured = [...phases.values()].reduce((a, b) => a + b, 0);
   add('render and bookkeeping', t() - r0 - measured);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const series = body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
-  return { phases, queries, series };
+  return { phases, queries, series, cpuMs };
 }
 
 /** Folds per-collector phases into "query (all collectors)" and "map (all collectors)" too. */
@@ -167,12 +173,14 @@ async function main(servers: BenchServers, options: Options): Promise<void> {
     have = Math.max(have, n);
     await profiledRun(env); // warm-up: modules loaded, JIT warm
     const runs: Phases[] = [];
+    const cpuMs: number[] = [];
     let queries = 0;
     let series = 0;
     for (let round = 0; round < options.rounds; round += 1) {
       if (servers.interrupted()) return;
       const run = await profiledRun(env);
       runs.push(withTotals(run.phases));
+      cpuMs.push(run.cpuMs);
       queries = run.queries;
       series = run.series;
     }
@@ -204,6 +212,9 @@ async function main(servers: BenchServers, options: Options): Promise<void> {
       const ms = medians.get(name)!;
       out(`| ${name} | ${ms.toFixed(2)} | ${((ms / total) * 100).toFixed(0)} % |`);
     }
+    out(
+      `\nCPU of this process per warm run (user + system, PostgreSQL and the Pushgateway not included): median ${median(cpuMs).toFixed(1)} ms`,
+    );
   }
 }
 

@@ -627,10 +627,16 @@ async function render(parts: readonly (Registry | string)[]): Promise<string> {
   return texts.join('\n');
 }
 
+const HASH = '#'.charCodeAt(0);
+
+/** Lines that are neither empty nor comments, counted in place (a split made 40,000 strings at 1,000 databases). */
 function countSeries(exposition: string): number {
   let series = 0;
-  for (const line of exposition.split('\n')) {
-    if (line !== '' && !line.startsWith('#')) series += 1;
+  for (let start = 0; start < exposition.length;) {
+    let end = exposition.indexOf('\n', start);
+    if (end === -1) end = exposition.length;
+    if (end > start && exposition.charCodeAt(start) !== HASH) series += 1;
+    start = end + 1;
   }
   return series;
 }

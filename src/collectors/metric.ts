@@ -14,6 +14,38 @@ export interface Sample<L extends string> {
 }
 
 /**
+ * prom-client's text format looks each series' `sharedLabels` up in a cache
+ * (a WeakMap; histogram buckets have such labels), and gives a series without
+ * any a new empty object: every series of a gauge or counter missed the cache
+ * and added an entry to it, 6 % of a run's CPU at 1,000 databases. Every
+ * series of these families shares one empty object instead; the text is the
+ * same.
+ */
+const NO_SHARED_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+
+function shareNoLabels(values: readonly object[]): void {
+  for (const value of values) (value as { sharedLabels?: object }).sharedLabels = NO_SHARED_LABELS;
+}
+
+/** A prom-client Gauge whose series share one empty `sharedLabels` (above). */
+class SampleGauge<L extends string> extends Gauge<L> {
+  override async get() {
+    const metric = await super.get();
+    shareNoLabels(metric.values);
+    return metric;
+  }
+}
+
+/** A prom-client Counter whose series share one empty `sharedLabels` (above). */
+class SampleCounter<L extends string> extends Counter<L> {
+  override async get() {
+    const metric = await super.get();
+    shareNoLabels(metric.values);
+    return metric;
+  }
+}
+
+/**
  * Registers a gauge on `registry` and sets one value per sample. A family
  * without samples is not registered at all: prom-client would print an
  * unlabelled one as 0, a value nobody measured.
@@ -23,17 +55,18 @@ export function addGauge<L extends string>(
   definition: MetricDefinition<L>,
   samples: Iterable<Sample<L>>,
 ): void {
-  const values = [...samples];
-  if (values.length === 0) return;
-  const gauge = new Gauge<L>({
-    name: definition.name,
-    help: definition.help,
-    labelNames: definition.labelNames,
-    registers: [registry],
-  });
-  for (const sample of values) {
-    if (definition.labelNames.length === 0) gauge.set(sample.value);
-    else gauge.set(sample.labels as Partial<Record<L, string>>, sample.value);
+  // Registered with its first sample; each sample set as it comes (no copy of the list).
+  let gauge: Gauge<L> | undefined;
+  const labelled = definition.labelNames.length > 0;
+  for (const { labels, value } of samples) {
+    gauge ??= new SampleGauge<L>({
+      name: definition.name,
+      help: definition.help,
+      labelNames: definition.labelNames,
+      registers: [registry],
+    });
+    if (labelled) gauge.set(labels as Partial<Record<L, string>>, value);
+    else gauge.set(value);
   }
 }
 
@@ -48,18 +81,19 @@ export function addCounter<L extends string>(
   definition: MetricDefinition<L>,
   samples: Iterable<Sample<L>>,
 ): void {
-  // A counter cannot go down; a negative value (never expected) is left out.
-  const values = [...samples].filter((sample) => sample.value >= 0);
-  if (values.length === 0) return;
-  const counter = new Counter<L>({
-    name: definition.name,
-    help: definition.help,
-    labelNames: definition.labelNames,
-    registers: [registry],
-  });
-  for (const sample of values) {
-    if (definition.labelNames.length === 0) counter.inc(sample.value);
-    else counter.inc(sample.labels as Partial<Record<L, string>>, sample.value);
+  let counter: Counter<L> | undefined;
+  const labelled = definition.labelNames.length > 0;
+  for (const { labels, value } of samples) {
+    // A counter cannot go down; a negative value (never expected) is left out.
+    if (!(value >= 0)) continue;
+    counter ??= new SampleCounter<L>({
+      name: definition.name,
+      help: definition.help,
+      labelNames: definition.labelNames,
+      registers: [registry],
+    });
+    if (labelled) counter.inc(labels as Partial<Record<L, string>>, value);
+    else counter.inc(value);
   }
 }
 
@@ -94,26 +128,28 @@ export class FamilyWriter implements MetricWriter {
   }
 
   gauge<L extends string>(definition: MetricDefinition<L>, samples: Iterable<Sample<L>>): void {
-    addGauge(this.registry, definition, this.#admit(definition, [...samples]));
+    addGauge(this.registry, definition, this.#admit(definition, samples));
   }
 
   counter<L extends string>(definition: MetricDefinition<L>, samples: Iterable<Sample<L>>): void {
-    addCounter(this.registry, definition, this.#admit(definition, [...samples]));
+    addCounter(this.registry, definition, this.#admit(definition, samples));
   }
 
-  #admit<S>(definition: MetricDefinition<string>, samples: S[]): S[] {
+  /** The samples as a list (a list as given, not copied), once they are known to fit. */
+  #admit<S>(definition: MetricDefinition<string>, samples: Iterable<S>): readonly S[] {
     if (!this.#declared.has(definition.name)) {
       throw new Error(
         `collector ${this.collector} wrote ${definition.name}, which is not among its families`,
       );
     }
-    this.#series += samples.length;
+    const list: readonly S[] = Array.isArray(samples) ? (samples as readonly S[]) : [...samples];
+    this.#series += list.length;
     if (this.#series > this.maxSeries) {
       throw new SeriesLimitError(
         `more than ${this.maxSeries} series (${ENV.collectorMaxSeries}); nothing of this collector is pushed`,
       );
     }
-    return samples;
+    return list;
   }
 }
 
@@ -164,11 +200,18 @@ export function databaseTypeSamples(
   rows: readonly DatabaseRow[],
   columns: readonly string[],
 ): Sample<'database' | 'type'>[] {
-  return rows.flatMap((row) =>
-    row.datname === null
-      ? []
-      : typeSamples<'database' | 'type'>(row, columns, { database: row.datname }),
-  );
+  // typeSamples' loop with the two labels as one literal: a spread per sample
+  // was a third of the mapping at 1,000 databases.
+  const samples: Sample<'database' | 'type'>[] = [];
+  for (const row of rows) {
+    const database = row.datname;
+    if (database === null) continue;
+    for (const type of columns) {
+      const value = toNumber(row[type]);
+      if (value !== undefined) samples.push({ labels: { database, type }, value });
+    }
+  }
+  return samples;
 }
 
 /** Minutes since a reset, as the seed computed it (whole minutes), in SQL. */
@@ -192,26 +235,37 @@ export function zeroFilledCounts<K extends string>(
   column: K,
   known: readonly string[],
 ): Sample<'database' | K>[] {
-  const byDatabase = new Map<string, Map<string, number>>();
+  const categories = [...new Set(known)];
+  const position = new Map(categories.map((category, i) => [category, i]));
+  // Per database: the known categories' counts by position, then any other seen, in order.
+  const byDatabase = new Map<string, { counts: number[]; other?: Map<string, number> }>();
   for (const row of rows) {
     const database = row.datname;
     if (database === null) continue;
-    let counts = byDatabase.get(database);
-    if (counts === undefined) {
-      counts = new Map(known.map((category) => [category, 0]));
-      byDatabase.set(database, counts);
+    let entry = byDatabase.get(database);
+    if (entry === undefined) {
+      entry = { counts: categories.map(() => 0) };
+      byDatabase.set(database, entry);
     }
     const category = row[column];
-    if (category !== null) counts.set(category, toNumber(row.count) ?? 0);
+    if (category === null) continue;
+    const value = toNumber(row.count) ?? 0;
+    const i = position.get(category);
+    if (i !== undefined) entry.counts[i] = value;
+    else (entry.other ??= new Map()).set(category, value);
   }
   const samples: Sample<'database' | K>[] = [];
-  for (const [database, counts] of byDatabase) {
-    for (const [category, value] of counts) {
-      samples.push({
-        labels: { database, [column]: category } as Record<'database' | K, string>,
-        value,
-      });
-    }
+  const push = (database: string, category: string, value: number) => {
+    samples.push({
+      labels: { database, [column]: category } as Record<'database' | K, string>,
+      value,
+    });
+  };
+  for (const [database, { counts, other }] of byDatabase) {
+    categories.forEach((category, i) => {
+      push(database, category, counts[i] ?? 0);
+    });
+    if (other !== undefined) for (const [category, value] of other) push(database, category, value);
   }
   return samples;
 }
