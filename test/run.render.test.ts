@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { COLLECTORS } from '../src/collectors/index.js';
 import { silentLogger } from '../src/logger.js';
 import { plan, run } from '../src/run.js';
+import { RefreshCache } from '../src/refresh.js';
 import {
   edgeCollector,
   LARGE_RUN_PASSWORD,
@@ -44,6 +45,8 @@ async function pushedText(): Promise<{ body: string; series: number; bytes: numb
   const db = largeRunDatabase(largeRunRows(DATABASES));
   const summary = await run(plan(env, [...COLLECTORS, edgeCollector]), {
     connect: () => Promise.resolve(db),
+    // A cold process: every collector runs.
+    refreshCache: new RefreshCache(),
     deliver: (delivery) => {
       bodies.push(delivery.body);
       return Promise.resolve();
