@@ -427,10 +427,12 @@ async function runCollector(
       database: setting.connected,
     });
     const durationMs = ms(start);
-    if (interval === 0) {
-      return { outcome: { name: collector.name, ok: true, durationMs }, part: writer.registry };
-    }
+    // Rendered at once, so that its registry (an object per series) is garbage before the next
+    // collector fills its own: the run holds text, a few bytes per series, not every registry.
     const text = await renderPart(writer.registry);
+    if (interval === 0) {
+      return { outcome: { name: collector.name, ok: true, durationMs }, part: text };
+    }
     return {
       outcome: {
         name: collector.name,
@@ -545,7 +547,7 @@ async function perDatabaseParts(
     const interval = refresh.intervals.get(outcome.name) ?? 0;
     if (registry === undefined || interval === 0 || !outcome.ok) {
       if (interval > 0) refresh.cache.drop(outcome.name);
-      if (registry !== undefined) parts.push(registry);
+      if (registry !== undefined) parts.push(await renderPart(registry));
       outcomes.push(outcome);
       continue;
     }
