@@ -411,6 +411,7 @@ async function runCollector(
   setting: CollectSetting,
   log: Logger,
   refresh: Refresh,
+  parallel: readonly Database[] = [],
 ): Promise<Ran> {
   const start = performance.now();
   const { options } = setting;
@@ -424,6 +425,7 @@ async function runCollector(
       serverVersion: db.serverVersion,
       metrics: writer,
       options,
+      ...(parallel.length > 0 ? { parallel } : {}),
       database: setting.connected,
     });
     const durationMs = ms(start);
@@ -456,11 +458,14 @@ async function runCollector(
   }
 }
 
+/** Sessions a collector of Collector.ownSession gets: its server work split over two cores. */
+const OWN_SESSIONS = 2;
+
 /**
  * A collector that spends its time on the server (Collector.ownSession), on
- * a second session of the target while the others use the run's: its time
- * overlaps theirs. That session is kept like the run's. When it cannot be
- * opened, the collector runs on the run's session after all.
+ * sessions of its own while the others use the run's: its time overlaps
+ * theirs, and its work may be split over them. They are kept like the run's.
+ * When none can be opened, the collector runs on the run's session after all.
  */
 async function onOwnSession(
   db: Database,
@@ -470,16 +475,16 @@ async function onOwnSession(
   log: Logger,
   refresh: Refresh,
 ): Promise<Ran> {
-  let own: Database;
+  const opened = await Promise.allSettled(
+    Array.from({ length: OWN_SESSIONS }, (_, i) => openOwn(`${job.collector.name}#${i}`)),
+  );
+  const own = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const [first, ...parallel] = own;
   try {
-    own = await openOwn(job.collector.name);
-  } catch {
-    return runCollector(db, job, setting, log, refresh);
-  }
-  try {
-    return await runCollector(own, job, setting, log, refresh);
+    if (first === undefined) return await runCollector(db, job, setting, log, refresh);
+    return await runCollector(first, job, setting, log, refresh, parallel);
   } finally {
-    await own.close();
+    await Promise.all(own.map((session) => session.close()));
   }
 }
 

@@ -526,8 +526,8 @@ describe('run: a collector on a session of its own (Collector.ownSession)', () =
       ],
       connect: connectByLane(opened),
     });
-    expect(opened).toEqual(['main keep=300', 'slow keep=300']);
-    expect(seen.sort()).toEqual(['first@main', 'last@main', 'slow@slow']);
+    expect(opened).toEqual(['main keep=300', 'slow#0 keep=300', 'slow#1 keep=300']);
+    expect(seen.sort()).toEqual(['first@main', 'last@main', 'slow@slow#0']);
     expect(ran.summary?.collectors.map((c) => [c.name, c.ok])).toEqual([
       ['first', true],
       ['slow', true],

@@ -13,6 +13,12 @@ export interface CollectContext {
   readonly metrics: MetricWriter;
   readonly options: CollectorOptions;
   /**
+   * Further sessions on the same database that the collector may use at the
+   * same time as `db` (Collector.ownSession: its work split over several of
+   * the server's cores); often none.
+   */
+  readonly parallel?: readonly Queryable[];
+  /**
    * The database `db` is connected to: for a per-database collector, the one
    * it is visiting; for the others, the target's database.
    */
@@ -72,8 +78,9 @@ export interface Collector {
   readonly scope?: 'server' | 'database';
   /**
    * Its time is spent on the server, not in round trips (pg_database_size()
-   * walking every file): the run gives it a session of its own, at the same
-   * time as the others run on the run's session, so its time overlaps theirs.
+   * walking every file): the run gives it sessions of its own (`db` and
+   * `parallel`), at the same time as the others run on the run's session, so
+   * its time overlaps theirs and may be split over the server's cores.
    */
   readonly ownSession?: boolean;
   collect(context: CollectContext): Promise<void>;

@@ -251,7 +251,7 @@ describe('PostgreSQL faults', () => {
     ).toBeGreaterThan(0);
   });
 
-  it('two runs at once: both succeed; two connections are kept (for the run, for sizes), none with keep 0', async () => {
+  it('two runs at once: both succeed; three connections are kept (one for the run, two for sizes), none with keep 0', async () => {
     const count = async (name: string) => {
       const admin = await superuser();
       try {
@@ -276,9 +276,9 @@ describe('PostgreSQL faults', () => {
       expect(a.summary).toMatchObject({ up: true, collectorErrors: 0 });
       expect(b.summary).toMatchObject({ up: true, collectorErrors: 0 });
       // The second run's connections are closed at once; a closed backend may take a moment to
-      // leave the view. Kept: the run's connection and database_size's own.
+      // leave the view. Kept: the run's connection and database_size's two.
       await eventually(async () => {
-        expect(await count(name)).toBe(keep === '0' ? 0 : 2);
+        expect(await count(name)).toBe(keep === '0' ? 0 : 3);
       });
     }
     await closeKeptConnection();

@@ -42,8 +42,8 @@ async function terminate(pid: number): Promise<void> {
 }
 
 /**
- * A run of its own application_name. database_size (which runs on a second
- * session, Collector.ownSession) and the per-database collectors (a short
+ * A run of its own application_name. database_size (which runs on sessions
+ * of its own, Collector.ownSession) and the per-database collectors (a short
  * session per visited database) are off, so each run has exactly one; the
  * second session has a test of its own below.
  */
@@ -106,7 +106,7 @@ describe('the connection kept between runs', () => {
     });
   });
 
-  it('keeps database_size a second session of its own, reused by its next run', async () => {
+  it('keeps database_size two sessions of its own, reused by its next run', async () => {
     // Sizes every run, so that both runs use the second session.
     const e = env({
       COLLECTORS_DISABLE: 'tables,indexes',
@@ -115,7 +115,7 @@ describe('the connection kept between runs', () => {
     const first = await healthy(e);
     expect(first.collectors.find((c) => c.name === 'database_size')?.ok).toBe(true);
     const kept = await backends(e.POSTGRESQL_APPLICATION_NAME!);
-    expect(kept).toHaveLength(2);
+    expect(kept).toHaveLength(3);
     await healthy(e);
     expect(await backends(e.POSTGRESQL_APPLICATION_NAME!)).toEqual(kept);
     await closeKeptConnection();

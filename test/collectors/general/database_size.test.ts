@@ -3,8 +3,10 @@ import {
   DATABASE_LIST_QUERY,
   DATABASE_SIZE_QUERY,
   ONE_DATABASE_SIZE_QUERY,
+  SOME_DATABASE_SIZES_QUERY,
   databaseSizeSamples,
   databaseSizes,
+  databaseSizesOn,
 } from '../../../src/collectors/general/database_size.js';
 import type { QueryOptions } from '../../../src/db.js';
 
@@ -83,5 +85,52 @@ describe('databaseSizes: a database dropped during the run', () => {
       query: () => Promise.reject(Object.assign(new Error('permission denied'), { code: '42501' })),
     };
     await expect(databaseSizes(db)).rejects.toThrow('permission denied');
+  });
+});
+
+describe('databaseSizesOn: the databases shared out over several sessions', () => {
+  const listed = ['a', 'b', 'c', 'd', 'e'].map((datname, i) => ({ oid: String(100 + i), datname }));
+  /** A session that lists the databases and sizes those it is asked for, recording which. */
+  function session(asked: string[][], vanishOnce = false) {
+    let vanished = false;
+    return {
+      query<Row>(sql: string, options?: QueryOptions): Promise<Row[]> {
+        if (sql === DATABASE_LIST_QUERY) return Promise.resolve(listed as Row[]);
+        expect(sql).toBe(SOME_DATABASE_SIZES_QUERY);
+        const oids = options?.params?.[0] as string[];
+        asked.push(oids);
+        if (vanishOnce && !vanished) {
+          vanished = true;
+          return Promise.reject(
+            Object.assign(new Error('database with OID 101 does not exist'), { code: '3D000' }),
+          );
+        }
+        const rows = listed
+          .filter((d) => oids.includes(d.oid))
+          .reverse()
+          .map((d) => ({ datname: d.datname, size_bytes: Number(d.oid) }));
+        return Promise.resolve(rows as Row[]);
+      },
+    };
+  }
+
+  it('gives each session a share, every database once, in pg_database order', async () => {
+    const first: string[][] = [];
+    const second: string[][] = [];
+    const rows = await databaseSizesOn([session(first), session(second)]);
+    expect(first).toEqual([['100', '102', '104']]);
+    expect(second).toEqual([['101', '103']]);
+    expect(rows.map((r) => r.datname)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(rows.map((r) => r.size_bytes)).toEqual([100, 101, 102, 103, 104]);
+  });
+
+  it('tries a share again when a database vanished under it', async () => {
+    const second: string[][] = [];
+    const rows = await databaseSizesOn([session([]), session(second, true)]);
+    expect(second).toEqual([
+      ['101', '103'],
+      ['101', '103'],
+    ]);
+    expect(rows).toHaveLength(5);
   });
 });
