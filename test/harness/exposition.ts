@@ -1,4 +1,6 @@
 /** A minimal parser of the Prometheus text format, for assertions in tests. */
+import { expect } from 'vitest';
+
 export interface ParsedSample {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -55,4 +57,15 @@ export function select(
   return exposition.samples.filter(
     (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
   );
+}
+
+/** The value of the only sample of `name` with `labels`; exactly one must be there. */
+export function onlyValue(
+  exposition: ParsedExposition,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number {
+  const samples = select(exposition, name, labels);
+  expect(samples, `${name} ${JSON.stringify(labels)}`).toHaveLength(1);
+  return samples[0]!.value;
 }

@@ -27,7 +27,12 @@ import {
   type CollectorOptions,
 } from '../../src/collectors/types.js';
 import type { Database } from '../../src/db.js';
-import { parseExposition, select, type ParsedExposition } from '../harness/exposition.js';
+import {
+  parseExposition,
+  onlyValue,
+  select,
+  type ParsedExposition,
+} from '../harness/exposition.js';
 import { connectMonitor, servers, superuser, uniqueJob } from '../harness/context.js';
 import { eventually } from '../harness/ports.js';
 
@@ -54,15 +59,7 @@ async function run(
 }
 
 /** The value of the only sample of `name` with `labels`. */
-function value(
-  metrics: ParsedExposition,
-  name: string,
-  labels: Readonly<Record<string, string>> = {},
-): number {
-  const samples = select(metrics, name, labels);
-  expect(samples, `${name} ${JSON.stringify(labels)}`).toHaveLength(1);
-  return samples[0]!.value;
-}
+const value = onlyValue;
 
 beforeAll(async () => {
   admin = await superuser();

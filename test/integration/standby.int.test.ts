@@ -21,7 +21,12 @@ import type { Database } from '../../src/db.js';
 import { closeKeptConnection, collect, type RunSummary } from '../../src/run.js';
 import { collectOnce } from '../harness/collect.js';
 import { connectMonitor, pushgatewayMetrics, runEnv, servers } from '../harness/context.js';
-import { parseExposition, select, type ParsedExposition } from '../harness/exposition.js';
+import {
+  parseExposition,
+  onlyValue,
+  select,
+  type ParsedExposition,
+} from '../harness/exposition.js';
 import { eventually, sleep } from '../harness/ports.js';
 import type { PostgresServer } from '../harness/postgres.js';
 import {
@@ -56,15 +61,7 @@ async function run(collector: Collector, db: Database): Promise<ParsedExposition
 }
 
 /** The value of the only sample of `name` with `labels`. */
-function value(
-  metrics: ParsedExposition,
-  name: string,
-  labels: Readonly<Record<string, string>> = {},
-): number {
-  const samples = select(metrics, name, labels);
-  expect(samples, `${name} ${JSON.stringify(labels)}`).toHaveLength(1);
-  return samples[0]!.value;
-}
+const value = onlyValue;
 
 /** The primary's current WAL position. */
 async function primaryLsn(): Promise<string> {
