@@ -31,6 +31,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import {
   bundleHandler,
+  markdownTable,
   median,
   parseArgv,
   LAMBDA_128_FLAGS,
@@ -308,12 +309,7 @@ function table(rows: readonly Row[]): string {
     r.cost === undefined ? '—' : String(r.cost.sessions),
     String(r.rounds),
   ]);
-  const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i]!.length)));
-  const fmt = (cells: readonly string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  const sep = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`;
-  return [fmt(header), sep, ...lines.map(fmt)].join('\n');
+  return markdownTable(header, lines);
 }
 
 async function main(servers: BenchServers, options: Options, started: number): Promise<number> {

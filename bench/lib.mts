@@ -229,6 +229,24 @@ export const SERIES_CAP_SECTION = '## Series cap (COLLECTOR_MAX_SERIES)';
 /** The section bench/fleet.mts writes into the same file. */
 export const FLEET_SECTION = '## Fleet';
 
+/**
+ * A Markdown table as Prettier lays it out (so the written file passes its
+ * check): the first column left-aligned, the others right-aligned numbers.
+ */
+export function markdownTable(header: readonly string[], lines: readonly string[][]): string {
+  const all = [header, ...lines];
+  const widths = header.map((_, i) =>
+    Math.max(3, ...all.map((l) => Array.from(l[i] ?? '').length)),
+  );
+  const pad = (c: string, i: number) => {
+    const fill = ' '.repeat((widths[i] ?? 0) - Array.from(c).length);
+    return i === 0 ? c + fill : fill + c;
+  };
+  const fmt = (cells: readonly string[]) => `| ${cells.map(pad).join(' | ')} |`;
+  const sep = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`;
+  return [fmt(header), sep, ...lines.map(fmt)].join('\n');
+}
+
 /** The section bench/tables.mts writes into the same file. */
 export const TABLES_SECTION = '## Tables and indexes';
 

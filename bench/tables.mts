@@ -26,6 +26,7 @@ import { silentLogger } from '../src/logger.js';
 import { collect, type RunSummary } from '../src/run.js';
 import { postgresBinDir } from '../test/harness/postgres.js';
 import {
+  markdownTable,
   median,
   parseArgv,
   replaceSection,
@@ -144,7 +145,15 @@ async function main(servers: BenchServers, options: Options, started: number): P
     const { runs, connections: opened } = results[i]!;
     const last = runs[runs.length - 1]!.summary;
     const ms = median(runs.map((r) => r.ms));
-    return `| ${c.name} | ${ms.toFixed(1)} | ${median(runs.map((r) => r.cpuMs)).toFixed(1)} | ${last.series} | ${last.bytes} | ${median(opened)} | ${(ms / peerMs).toFixed(2)} |`;
+    return [
+      c.name,
+      ms.toFixed(1),
+      median(runs.map((r) => r.cpuMs)).toFixed(1),
+      String(last.series),
+      String(last.bytes),
+      String(median(opened)),
+      (ms / peerMs).toFixed(2),
+    ];
   });
   const perRefresh = median(results[1]!.runs.map((r) => r.ms)) - peerMs;
   const machine = `${os.availableParallelism()} CPUs, ${os.cpus()[0]?.model ?? '?'}`;
@@ -156,9 +165,10 @@ async function main(servers: BenchServers, options: Options, started: number): P
     `- ${options.databases} databases × ${options.tables} tables (one primary-key index each, 5 to ${options.tables * 5} rows), all visited (\`DATABASES_INCLUDE=bench_tables_*\`, default \`DATABASES_LIMIT\` 20, \`TABLES_LIMIT\` and \`INDEXES_LIMIT\` 50); medians of ${options.rounds} warm runs per case, interleaved, after one warm-up run each; the connection to \`postgres\` kept between runs (the default).`,
     '- connections/run: `connection authorized` log lines of the role per run (one per visited database but the connected one).',
     '',
-    '| case | median ms | CPU ms/run | series | bytes | connections/run | × peer |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...lines,
+    markdownTable(
+      ['case', 'median ms', 'CPU ms/run', 'series', 'bytes', 'connections/run', '× peer'],
+      lines,
+    ),
     '',
     `    tables databases=${options.databases} tables=${options.tables} per-run ms=${median(results[0]!.runs.map((r) => r.ms)).toFixed(1)} per-refresh ms=${median(results[1]!.runs.map((r) => r.ms)).toFixed(1)} refresh over peer ms=${perRefresh.toFixed(1)}`,
   ].join('\n');
