@@ -41,6 +41,9 @@ async function pushedText(): Promise<{ body: string; series: number; bytes: numb
     POSTGRESQL_HOST: 'db.internal',
     POSTGRESQL_PASSWORD: LARGE_RUN_PASSWORD,
     PUSHGATEWAY_URL: 'http://gw:9091',
+    // One session: database_size sizes in the one statement the fixture answers, not shared out
+    // over sessions of its own (test/collectors/general/database_size.test.ts has that).
+    POSTGRESQL_KEEP_CONNECTION_SECONDS: '0',
   };
   const db = largeRunDatabase(largeRunRows(DATABASES));
   const summary = await run(plan(env, [...COLLECTORS, edgeCollector]), {
