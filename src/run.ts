@@ -459,7 +459,7 @@ async function runCollector(
 }
 
 /** Sessions a collector of Collector.ownSession gets: its server work split over two cores. */
-const OWN_SESSIONS = 2;
+export const OWN_SESSIONS = 2;
 
 /**
  * A collector that spends its time on the server (Collector.ownSession), on
