@@ -31,6 +31,16 @@ export const ENV = {
   pushgatewayPassword: 'PUSHGATEWAY_PASSWORD',
   pushgatewayBearerToken: 'PUSHGATEWAY_BEARER_TOKEN',
   pushgatewayCaFile: 'PUSHGATEWAY_CA_FILE',
+  remoteWriteUrl: 'REMOTE_WRITE_URL',
+  remoteWriteTimeoutMs: 'REMOTE_WRITE_TIMEOUT_MS',
+  remoteWriteUsername: 'REMOTE_WRITE_USERNAME',
+  remoteWritePassword: 'REMOTE_WRITE_PASSWORD',
+  remoteWriteBearerToken: 'REMOTE_WRITE_BEARER_TOKEN',
+  remoteWriteCaFile: 'REMOTE_WRITE_CA_FILE',
+  remoteWriteSigv4: 'REMOTE_WRITE_SIGV4',
+  remoteWriteSigv4Region: 'REMOTE_WRITE_SIGV4_REGION',
+  remoteWriteHeaders: 'REMOTE_WRITE_HEADERS',
+  remoteWriteBatchSamples: 'REMOTE_WRITE_BATCH_SAMPLES',
   collectorsEnable: 'COLLECTORS_ENABLE',
   collectorsDisable: 'COLLECTORS_DISABLE',
   statementsLimit: 'STATEMENTS_LIMIT',
@@ -69,6 +79,8 @@ export const DEFAULTS = {
   pushgatewayJob: 'postgresql-exporter',
   pushgatewayLabels: 'app=prometheus-postgresql-exporter',
   pushgatewayTimeoutMs: 10_000,
+  remoteWriteTimeoutMs: 10_000,
+  remoteWriteBatchSamples: 2_000,
   statementsLimit: 10,
   collectorMaxSeries: 20_000,
   databasesLimit: 20,
@@ -135,10 +147,14 @@ export interface IamAuthConfig {
   readonly region: string;
 }
 
+/**
+ * Where the runs go (the grouping key's settings with them). Undefined `url`
+ * (and no `urls`): no Pushgateway, only remote write (REMOTE_WRITE_URL).
+ */
 export interface PushgatewayConfig {
   /** The Pushgateway of this target (in a fleet, the one it is assigned to). */
-  readonly url: URL;
-  /** A fleet's Pushgateways, `url` among them; one target has one. */
+  readonly url: URL | undefined;
+  /** A fleet's Pushgateways, `url` among them; one target has one, remote write alone none. */
   readonly urls: readonly URL[];
   readonly job: string;
   /** Overrides the default `instance` grouping label (`host:port/database`). */
@@ -156,10 +172,55 @@ export interface PushgatewayConfig {
   readonly caFile: string | undefined;
 }
 
-/** How the exporter authenticates to the Pushgateway. */
-export type PushgatewayAuth =
+/** How the exporter authenticates to an HTTP endpoint (a sink): basic auth or a bearer token. */
+export type HttpAuth =
   | { readonly kind: 'basic'; readonly username: string; readonly password: string }
   | { readonly kind: 'bearer'; readonly token: string };
+
+/** How the exporter authenticates to the Pushgateway. */
+export type PushgatewayAuth = HttpAuth;
+
+/** The variables of one sink's endpoint, for checks and for messages that say what to set. */
+export interface EndpointVars {
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  readonly bearerToken: string;
+  readonly caFile: string;
+}
+
+export const PUSHGATEWAY_VARS: EndpointVars = {
+  url: ENV.pushgatewayUrl,
+  username: ENV.pushgatewayUsername,
+  password: ENV.pushgatewayPassword,
+  bearerToken: ENV.pushgatewayBearerToken,
+  caFile: ENV.pushgatewayCaFile,
+};
+
+export const REMOTE_WRITE_VARS: EndpointVars = {
+  url: ENV.remoteWriteUrl,
+  username: ENV.remoteWriteUsername,
+  password: ENV.remoteWritePassword,
+  bearerToken: ENV.remoteWriteBearerToken,
+  caFile: ENV.remoteWriteCaFile,
+};
+
+/** Prometheus remote write (src/remote_write.ts): on when REMOTE_WRITE_URL is set. */
+export interface RemoteWriteConfig {
+  /** The receiver's write URL, e.g. http://prometheus:9090/api/v1/write. */
+  readonly url: URL;
+  /** The whole write of a run, every batch, attempt and pause, ends within this. */
+  readonly timeoutMs: number;
+  /** Basic auth or bearer token; secret: `auth.password`, `auth.token`. */
+  readonly auth: HttpAuth | undefined;
+  /** Requests signed with AWS SigV4 for service `aps` (Amazon Managed Service for Prometheus). */
+  readonly sigv4: { readonly region: string } | undefined;
+  readonly caFile: string | undefined;
+  /** Extra request headers (X-Scope-OrgID for a Mimir tenant); values treated as secrets. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Most samples in one request. */
+  readonly batchSamples: number;
+}
 
 export interface CollectorsConfig {
   /** Names switched on beyond the defaults. */
@@ -239,6 +300,8 @@ export interface FleetConfig {
 export interface Config {
   readonly postgres: PostgresConfig;
   readonly pushgateway: PushgatewayConfig;
+  /** Undefined: no remote write. */
+  readonly remoteWrite: RemoteWriteConfig | undefined;
   readonly collectors: CollectorsConfig;
   /** Undefined: one target, from POSTGRESQL_*. */
   readonly fleet: FleetConfig | undefined;
@@ -454,17 +517,14 @@ export function parseRefreshSeconds(raw: string): Map<string, number> {
   return intervals;
 }
 
-/** One Pushgateway base URL, checked; `variable` names it in messages. */
-function parsePushgatewayUrl(raw: string, list: boolean): URL {
-  const which = list ? `"${displayHref(raw)}" in ${ENV.pushgatewayUrl}` : ENV.pushgatewayUrl;
+/** One endpoint URL, checked; `variable` names it in messages. */
+function parseEndpointUrl(raw: string, list: boolean, variable: string = ENV.pushgatewayUrl): URL {
+  const which = list ? `"${displayHref(raw)}" in ${variable}` : variable;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError(
-      ENV.pushgatewayUrl,
-      list ? `${which} is not a valid URL` : 'is not a valid URL',
-    );
+    throw new ConfigError(variable, list ? `${which} is not a valid URL` : 'is not a valid URL');
   }
   const problem =
     url.protocol !== 'http:' && url.protocol !== 'https:'
@@ -473,7 +533,7 @@ function parsePushgatewayUrl(raw: string, list: boolean): URL {
         ? 'must not have a query string or fragment'
         : undefined;
   if (problem !== undefined) {
-    throw new ConfigError(ENV.pushgatewayUrl, list ? `${which}: ${problem}` : problem);
+    throw new ConfigError(variable, list ? `${which}: ${problem}` : problem);
   }
   return url;
 }
@@ -490,7 +550,12 @@ function displayHref(raw: string): string {
 function pushgatewayUrls(env: Env, fleet: boolean): URL[] {
   const raw = read(env, ENV.pushgatewayUrl);
   if (raw === undefined) {
-    throw new ConfigError(ENV.pushgatewayUrl, 'is required (e.g. http://pushgateway:9091)');
+    // Remote write alone is enough.
+    if (read(env, ENV.remoteWriteUrl) !== undefined) return [];
+    throw new ConfigError(
+      ENV.pushgatewayUrl,
+      `is required (e.g. http://pushgateway:9091), unless ${ENV.remoteWriteUrl} is set`,
+    );
   }
   const parts = raw.split(/[\s,]+/).filter((part) => part !== '');
   if (parts.length === 0) {
@@ -502,7 +567,7 @@ function pushgatewayUrls(env: Env, fleet: boolean): URL[] {
       `has ${parts.length} URLs: a list is for a fleet (${ENV.targetsFile} or ${ENV.rdsTag}), one target has one Pushgateway`,
     );
   }
-  const urls = parts.map((part) => parsePushgatewayUrl(part, parts.length > 1));
+  const urls = parts.map((part) => parseEndpointUrl(part, parts.length > 1));
   const seen = new Set<string>();
   for (const url of urls) {
     const key = `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
@@ -515,67 +580,61 @@ function pushgatewayUrls(env: Env, fleet: boolean): URL[] {
 }
 
 /**
- * Basic auth (PUSHGATEWAY_USERNAME + PUSHGATEWAY_PASSWORD, both or neither) or
+ * Basic auth (e.g. PUSHGATEWAY_USERNAME + PUSHGATEWAY_PASSWORD, both or neither) or
  * a bearer token, never both, and never next to `user:password@` in the URL.
  * No message holds a password or token.
  */
-function pushgatewayAuth(env: Env, url: URL): PushgatewayAuth | undefined {
-  const username = read(env, ENV.pushgatewayUsername);
+function endpointAuth(env: Env, url: URL, vars: EndpointVars): HttpAuth | undefined {
+  const username = read(env, vars.username);
   // Not trimmed, as POSTGRESQL_PASSWORD: spaces may be part of a password.
-  const rawPassword = env[ENV.pushgatewayPassword];
+  const rawPassword = env[vars.password];
   const password = rawPassword === '' ? undefined : rawPassword;
-  const token = read(env, ENV.pushgatewayBearerToken);
+  const token = read(env, vars.bearerToken);
   const inUrl = url.username !== '' || url.password !== '';
   if (username !== undefined && password === undefined) {
-    throw new ConfigError(
-      ENV.pushgatewayPassword,
-      `is required when ${ENV.pushgatewayUsername} is set`,
-    );
+    throw new ConfigError(vars.password, `is required when ${vars.username} is set`);
   }
   if (password !== undefined && username === undefined) {
-    throw new ConfigError(
-      ENV.pushgatewayUsername,
-      `is required when ${ENV.pushgatewayPassword} is set`,
-    );
+    throw new ConfigError(vars.username, `is required when ${vars.password} is set`);
   }
   if (token !== undefined && (username !== undefined || inUrl)) {
     const basic =
       username !== undefined
-        ? `${ENV.pushgatewayUsername}/${ENV.pushgatewayPassword}`
-        : `user:password@ in ${ENV.pushgatewayUrl}`;
+        ? `${vars.username}/${vars.password}`
+        : `user:password@ in ${vars.url}`;
     throw new ConfigError(
-      ENV.pushgatewayBearerToken,
+      vars.bearerToken,
       `cannot be used together with basic auth (${basic}): choose one`,
     );
   }
   if (token !== undefined) {
     // Visible ASCII only: anything else could not be sent in a header.
     if (!/^[\x21-\x7e]+$/.test(token)) {
-      throw new ConfigError(ENV.pushgatewayBearerToken, 'must be printable ASCII without spaces');
+      throw new ConfigError(vars.bearerToken, 'must be printable ASCII without spaces');
     }
     return { kind: 'bearer', token };
   }
   if (username === undefined || password === undefined) return undefined;
   if (inUrl) {
     throw new ConfigError(
-      ENV.pushgatewayUrl,
-      `has user:password@ and ${ENV.pushgatewayUsername}/${ENV.pushgatewayPassword} ` +
+      vars.url,
+      `has user:password@ and ${vars.username}/${vars.password} ` +
         'are set too: use one or the other',
     );
   }
   if (username.includes(':')) {
-    throw new ConfigError(ENV.pushgatewayUsername, 'must not contain ":" (basic auth)');
+    throw new ConfigError(vars.username, 'must not contain ":" (basic auth)');
   }
   return { kind: 'basic', username, password };
 }
 
 /** The CA file is only for an https URL; it is read by push(), not here (no I/O). */
-function pushgatewayCaFile(env: Env, url: URL): string | undefined {
-  const caFile = read(env, ENV.pushgatewayCaFile);
+function endpointCaFile(env: Env, url: URL, vars: EndpointVars): string | undefined {
+  const caFile = read(env, vars.caFile);
   if (caFile !== undefined && url.protocol !== 'https:') {
     throw new ConfigError(
-      ENV.pushgatewayCaFile,
-      `needs an https ${ENV.pushgatewayUrl}, got ${url.protocol.slice(0, -1)}`,
+      vars.caFile,
+      `needs an https ${vars.url}, got ${url.protocol.slice(0, -1)}`,
     );
   }
   return caFile;
@@ -753,7 +812,7 @@ export function loadConfig(env: Env): Config {
   const labels = read(env, ENV.pushgatewayLabels);
   const job = read(env, ENV.pushgatewayJob) ?? DEFAULTS.pushgatewayJob;
   const pushUrls = pushgatewayUrls(env, fleetConfig !== undefined);
-  const pushUrl = pushUrls[0] as URL;
+  const pushUrl = pushUrls[0];
 
   const enable = collectorNames(env, ENV.collectorsEnable);
   const disable = collectorNames(env, ENV.collectorsDisable);
@@ -789,9 +848,10 @@ export function loadConfig(env: Env): Config {
       labels: parseGroupingLabels(labels ?? DEFAULTS.pushgatewayLabels),
       timeoutMs:
         integer(env, ENV.pushgatewayTimeoutMs, 100, 900_000) ?? DEFAULTS.pushgatewayTimeoutMs,
-      auth: pushgatewayAuth(env, pushUrl),
-      caFile: pushgatewayCaFile(env, pushUrl),
+      auth: pushUrl === undefined ? undefined : endpointAuth(env, pushUrl, PUSHGATEWAY_VARS),
+      caFile: pushUrl === undefined ? undefined : endpointCaFile(env, pushUrl, PUSHGATEWAY_VARS),
     },
+    remoteWrite: remoteWriteConfig(env),
     collectors: {
       enable,
       disable,
@@ -817,10 +877,149 @@ export function loadConfig(env: Env): Config {
  * log line must never show, even when the configuration is refused.
  */
 export function environmentSecrets(env: Env): string[] {
-  const values = [env[ENV.password], env[ENV.pushgatewayPassword], env[ENV.pushgatewayBearerToken]];
+  const values = [
+    env[ENV.password],
+    env[ENV.pushgatewayPassword],
+    env[ENV.pushgatewayBearerToken],
+    env[ENV.remoteWritePassword],
+    env[ENV.remoteWriteBearerToken],
+  ];
   // Each URL of a list, as pushgatewayUrls splits it.
   for (const part of (env[ENV.pushgatewayUrl] ?? '').split(/[\s,]+/)) {
     if (URL.canParse(part)) values.push(new URL(part).password);
   }
+  const remote = env[ENV.remoteWriteUrl]?.trim() ?? '';
+  if (URL.canParse(remote)) values.push(new URL(remote).password);
+  // Every header value: a tenant id is harmless, an API key is not, and they look alike.
+  for (const pair of (env[ENV.remoteWriteHeaders] ?? '').split(',')) {
+    const colon = pair.indexOf(':');
+    if (colon >= 0) values.push(pair.slice(colon + 1).trim());
+  }
   return values.filter((value): value is string => value !== undefined && value !== '');
+}
+
+/** Headers REMOTE_WRITE_HEADERS may not set: the protocol's own, and what auth settings send. */
+const RESERVED_HEADERS = new Set([
+  'authorization',
+  'content-type',
+  'content-encoding',
+  'content-length',
+  'host',
+  'user-agent',
+  'x-prometheus-remote-write-version',
+  'x-amz-date',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+  'connection',
+  'transfer-encoding',
+]);
+
+/** `Name: value, Name: value`; names are HTTP tokens, values printable ASCII. */
+function remoteWriteHeaders(env: Env): Record<string, string> {
+  const variable = ENV.remoteWriteHeaders;
+  const raw = read(env, variable);
+  const headers: Record<string, string> = {};
+  if (raw === undefined) return headers;
+  for (const pair of raw.split(',')) {
+    if (pair.trim() === '') continue;
+    const colon = pair.indexOf(':');
+    const name = (colon < 0 ? pair : pair.slice(0, colon)).trim();
+    // The value is never shown: it may be a key.
+    if (colon < 0)
+      throw new ConfigError(variable, `expected Name: value, got a header "${name}" without ":"`);
+    const value = pair.slice(colon + 1).trim();
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new ConfigError(variable, `"${name.slice(0, 100)}" is not a valid header name`);
+    }
+    const lower = name.toLowerCase();
+    if (RESERVED_HEADERS.has(lower)) {
+      throw new ConfigError(
+        variable,
+        `"${name}" is set by the exporter itself (use ${ENV.remoteWriteUsername}/${ENV.remoteWritePassword}, ` +
+          `${ENV.remoteWriteBearerToken} or ${ENV.remoteWriteSigv4} for authentication)`,
+      );
+    }
+    if (value === '' || !/^[\x20-\x7e]+$/.test(value)) {
+      throw new ConfigError(variable, `the value of "${name}" must be printable ASCII, not empty`);
+    }
+    if (Object.keys(headers).some((n) => n.toLowerCase() === lower)) {
+      throw new ConfigError(variable, `"${name}" is given twice`);
+    }
+    headers[name] = value;
+  }
+  return headers;
+}
+
+/** Amazon Managed Service for Prometheus: `aps-workspaces.<region>.amazonaws.com`. */
+const AMP_HOST = /^aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
+
+/**
+ * SigV4: on by REMOTE_WRITE_SIGV4=true, or for an AMP workspace URL unless
+ * set to false; the region from REMOTE_WRITE_SIGV4_REGION, else the URL's,
+ * else AWS_REGION.
+ */
+function remoteWriteSigv4(env: Env, url: URL): { region: string } | undefined {
+  const fromUrl = AMP_HOST.exec(url.hostname)?.[1];
+  const on = boolean(env, ENV.remoteWriteSigv4) ?? fromUrl !== undefined;
+  const explicit = read(env, ENV.remoteWriteSigv4Region);
+  if (!on) {
+    if (explicit !== undefined) {
+      throw new ConfigError(
+        ENV.remoteWriteSigv4Region,
+        `is set but ${ENV.remoteWriteSigv4} is false`,
+      );
+    }
+    return undefined;
+  }
+  const region = explicit ?? fromUrl ?? read(env, ENV.awsRegion);
+  if (region === undefined) {
+    throw new ConfigError(
+      ENV.remoteWriteSigv4Region,
+      `is required for SigV4 when neither ${ENV.remoteWriteUrl} (aps-workspaces.<region>.amazonaws.com) nor ${ENV.awsRegion} gives the region`,
+    );
+  }
+  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+    throw new ConfigError(
+      ENV.remoteWriteSigv4Region,
+      `is not an AWS region: "${region.slice(0, 50)}"`,
+    );
+  }
+  if (url.protocol !== 'https:') {
+    throw new ConfigError(ENV.remoteWriteSigv4, `needs an https ${ENV.remoteWriteUrl}`);
+  }
+  return { region };
+}
+
+/** Remote write, when REMOTE_WRITE_URL is set; its variables without it are an error. */
+function remoteWriteConfig(env: Env): RemoteWriteConfig | undefined {
+  const raw = read(env, ENV.remoteWriteUrl);
+  if (raw === undefined) {
+    const stray = Object.values(ENV).find(
+      (name) => name.startsWith('REMOTE_WRITE_') && read(env, name) !== undefined,
+    );
+    if (stray !== undefined) {
+      throw new ConfigError(stray, `is set but ${ENV.remoteWriteUrl} is not`);
+    }
+    return undefined;
+  }
+  const url = parseEndpointUrl(raw, false, ENV.remoteWriteUrl);
+  const auth = endpointAuth(env, url, REMOTE_WRITE_VARS);
+  const sigv4 = remoteWriteSigv4(env, url);
+  if (sigv4 !== undefined && (auth !== undefined || url.username !== '' || url.password !== '')) {
+    throw new ConfigError(
+      ENV.remoteWriteSigv4,
+      'signs the requests with the AWS credentials: it cannot be used together with basic auth or a bearer token',
+    );
+  }
+  return {
+    url,
+    timeoutMs:
+      integer(env, ENV.remoteWriteTimeoutMs, 100, 900_000) ?? DEFAULTS.remoteWriteTimeoutMs,
+    auth,
+    sigv4,
+    caFile: endpointCaFile(env, url, REMOTE_WRITE_VARS),
+    headers: remoteWriteHeaders(env),
+    batchSamples:
+      integer(env, ENV.remoteWriteBatchSamples, 1, 100_000) ?? DEFAULTS.remoteWriteBatchSamples,
+  };
 }

@@ -25,7 +25,6 @@ export function displayUrl(url: URL): string {
   return shown.href;
 }
 
-
 /** Node's codes for a server certificate that was not accepted. */
 const CERTIFICATE_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -223,6 +222,8 @@ export interface Exchange<T> {
   readonly read: (answer: http.IncomingMessage) => AnswerReader<T>;
   /** What to add to a refused answer's message, by its status and text (a hint); "" for nothing. */
   readonly explain?: (status: number, said: string) => string;
+  /** Values sent besides the credentials (a header's) that no message may show. */
+  readonly secrets?: readonly string[];
 }
 
 export const isSuccess = (status: number) => status >= 200 && status < 300;
@@ -255,7 +256,9 @@ export function exchange<T>(request: Exchange<T>): Promise<T> {
   if (request.body !== undefined) headers['content-length'] = request.body.length;
   const { header, what } = credentials(gateway, service);
   if (header !== undefined) headers.authorization = header;
-  const secrets = credentialForms(gateway.url, gateway.auth).sort((a, b) => b.length - a.length);
+  const secrets = [...credentialForms(gateway.url, gateway.auth), ...(request.secrets ?? [])]
+    .filter((secret) => secret !== '')
+    .sort((a, b) => b.length - a.length);
   const scrub = (text: string) => redact(text, secrets);
 
   return new Promise<T>((resolve, reject) => {
@@ -389,7 +392,6 @@ export function exchange<T>(request: Exchange<T>): Promise<T> {
     req.end(request.body);
   });
 }
-
 
 /** A failure that another attempt may get past: no answer, 5xx, or 429; not a bad certificate. */
 export function retryablePush(error: unknown): boolean {

@@ -64,9 +64,13 @@ export function refreshAfterMs(intervalSeconds: number): number {
  * the whole group) and what is read (server, database, login). Two plans
  * that differ in any of these never share cached numbers. No credential.
  */
-export function refreshKey(pushgateway: URL, key: GroupingKey, address: PostgresTarget): string {
+export function refreshKey(
+  sink: URL | undefined,
+  key: GroupingKey,
+  address: PostgresTarget,
+): string {
   return JSON.stringify([
-    `${pushgateway.protocol}//${pushgateway.host}${pushgateway.pathname}`,
+    sink === undefined ? '' : `${sink.protocol}//${sink.host}${sink.pathname}`,
     key.job,
     Object.entries(key.labels),
     address.host,

@@ -26,7 +26,17 @@ import {
 import { ConfigError, SecretError, SeriesLimitError, describeError, errorCode } from './errors.js';
 import { iamPassword } from './iam.js';
 import { clip, createLogger, type Logger } from './logger.js';
-import { credentialForms, deliver, displayUrl, type Delivery } from './pushgateway.js';
+import { credentialForms } from './pushgateway.js';
+import {
+  deliverToSinks,
+  deliveryError,
+  deliveryTimeoutMs,
+  processLastDeliveries,
+  sinkUrls,
+  type LastDeliveries,
+  type SinkDependencies,
+  type SinkOutcome,
+} from './sinks.js';
 import { processRefreshCache, refreshKey, type RefreshCache, type TargetCache } from './refresh.js';
 import { secretsManagerSource, type SecretSource } from './secrets.js';
 import { visitDatabases, type VisitReport, type VisitedCollector } from './visits.js';
@@ -34,7 +44,6 @@ import {
   groupingKey,
   resolveTarget,
   type DatabaseSecret,
-  type GroupingKey,
   type PostgresTarget,
   type Target,
 } from './target.js';
@@ -72,7 +81,10 @@ export interface RunSummary {
   readonly downReason?: string;
   readonly serverVersion?: number;
   readonly instance: string;
-  readonly pushgateway: string;
+  /** The Pushgateway's URL (no credentials), when there is one. */
+  readonly pushgateway?: string;
+  /** The remote-write receiver's URL (no credentials), when there is one. */
+  readonly remoteWrite?: string;
   readonly job: string;
   readonly series: number;
   readonly bytes: number;
@@ -84,6 +96,8 @@ export interface RunSummary {
   readonly missingPrivileges: readonly Privilege[];
   /** The per-database collectors' visits, when any ran: how many, and which failed why. */
   readonly databases?: DatabasesSummary;
+  /** Each sink's delivery of this run. */
+  readonly sinks: readonly SinkOutcome[];
   readonly durationMs: number;
 }
 
@@ -109,7 +123,7 @@ function databasesSummary(report: VisitReport): DatabasesSummary {
   };
 }
 
-export interface RunDependencies {
+export interface RunDependencies extends SinkDependencies {
   readonly secrets?: SecretSource;
   /** Instead of the configured collectors (tests, benchmarks). */
   readonly collectors?: readonly Collector[];
@@ -125,8 +139,10 @@ export interface RunDependencies {
     options: SessionOptions,
     password?: () => Promise<string>,
   ) => Promise<Database>;
-  /** Delivers the rendered body (default: PUT to the Pushgateway, retried). */
-  readonly deliver?: (delivery: Delivery) => Promise<void>;
+  /** Where each target's last delivery outcomes are kept for the next run (default: this process's). */
+  readonly lastDeliveries?: LastDeliveries;
+  /** Told each sink's outcome once the run was delivered, before it resolves or rejects. */
+  readonly onDelivered?: (outcomes: readonly SinkOutcome[]) => void;
   /** Where collections are kept between runs for refresh intervals (default: this process's). */
   readonly refreshCache?: RefreshCache;
   /** The clock of refresh intervals and collection ages, epoch ms (default: Date.now). */
@@ -658,12 +674,21 @@ function countSeries(exposition: string): number {
 export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise<RunSummary> {
   const started = performance.now();
   const { config, target } = runPlan;
-  const { pushgateway } = config;
+  const { pushgateway, remoteWrite } = config;
   const log = deps.log ?? createLogger();
-  log.hide(target.postgres.password, ...credentialForms(pushgateway.url, pushgateway.auth));
+  log.hide(target.postgres.password);
+  if (pushgateway.url !== undefined) {
+    log.hide(...credentialForms(pushgateway.url, pushgateway.auth));
+  }
+  if (remoteWrite !== undefined) {
+    log.hide(
+      ...credentialForms(remoteWrite.url, remoteWrite.auth),
+      ...Object.values(remoteWrite.headers),
+    );
+  }
   const { deadline, collectDeadline } = budget(
     deps.deadline ?? Date.now() + DEFAULT_BUDGET_MS,
-    pushgateway.timeoutMs,
+    deliveryTimeoutMs(config),
   );
   const secrets = deps.secrets ?? secretsManagerSource();
 
@@ -689,6 +714,8 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
       ? await connectTarget(runPlan, address, open, collectDeadline, log, secrets)
       : { downReason: clip(log.redact(describeError(secretError))) };
 
+  // Remote write stamps every sample with this: when the run found the server answering, or not.
+  let collectedAt = (deps.now ?? Date.now)();
   const upPart = new Registry();
   recordUp(upPart, 'db' in session);
   let collected: Collected = { outcomes: [], parts: [], skipped: [], privileges: {}, missing: [] };
@@ -696,9 +723,10 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
     // Only an answering server can vouch for cached numbers: a down run pushes none of them.
     const { db } = session;
     const now = (deps.now ?? Date.now)();
+    collectedAt = now;
     const refresh: Refresh = {
       cache: (deps.refreshCache ?? processRefreshCache).target(
-        refreshKey(pushgateway.url, key, address),
+        refreshKey(pushgateway.url ?? remoteWrite?.url, key, address),
         { version: db.serverVersion, startedAt: db.startedAt },
         now,
       ),
@@ -736,11 +764,14 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
       await session.db.close();
     }
   }
+  const lastDeliveries = deps.lastDeliveries ?? processLastDeliveries;
+  const group = JSON.stringify([key.job, Object.entries(key.labels)]);
   const selfPart = new Registry();
   recordSelfMetrics(selfPart, {
     collectors: collected.outcomes,
     privileges: collected.privileges,
     runDurationMs: performance.now() - started,
+    lastDeliveries: lastDeliveries.get(group),
   });
   const body = redactPushed(
     await render([upPart, ...collected.parts, selfPart, collected.visitsText ?? '']),
@@ -752,7 +783,7 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
     ...('downReason' in session ? { downReason: session.downReason } : {}),
     ...('db' in session ? { serverVersion: session.db.serverVersion } : {}),
     instance: key.labels.instance ?? '',
-    pushgateway: displayUrl(pushgateway.url),
+    ...sinkUrls(config),
     job: key.job,
     series: countSeries(body),
     bytes: Buffer.byteLength(body),
@@ -762,18 +793,19 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
     missingPrivileges: collected.missing,
     ...(collected.visits === undefined ? {} : { databases: databasesSummary(collected.visits) }),
   };
-  try {
-    await push(runPlan, key, body, deadline, deps);
-  } catch (error) {
-    const failure = scrubbed(error, log);
-    log.error('push failed', {
-      ...summaryBase,
-      durationMs: ms(started),
-      error: describeError(failure),
-    });
+  const delivered = await deliverToSinks(config, { key, body, collectedAt, deadline }, log, deps);
+  lastDeliveries.set(group, delivered.outcomes);
+  deps.onDelivered?.(delivered.outcomes);
+  const summary: RunSummary = {
+    ...summaryBase,
+    sinks: delivered.outcomes,
+    durationMs: ms(started),
+  };
+  if (delivered.errors.length > 0) {
+    const failure = scrubbed(deliveryError(delivered.outcomes, delivered.errors), log);
+    log.error('push failed', { ...summary, error: describeError(failure) });
     throw failure;
   }
-  const summary: RunSummary = { ...summaryBase, durationMs: ms(started) };
   log.info('run', { ...summary });
   return summary;
 }
@@ -807,23 +839,4 @@ function scrubbed(error: unknown, log: Logger): unknown {
  */
 function redactPushed(body: string, log: Logger): string {
   return log.redact(body, MIN_PUSH_REDACT_CHARS);
-}
-
-function push(
-  runPlan: RunPlan,
-  key: GroupingKey,
-  body: string,
-  deadline: number,
-  deps: RunDependencies,
-): Promise<void> {
-  const { pushgateway } = runPlan.config;
-  return (deps.deliver ?? deliver)({
-    url: pushgateway.url,
-    key,
-    body,
-    timeoutMs: pushgateway.timeoutMs,
-    deadline,
-    auth: pushgateway.auth,
-    caFile: pushgateway.caFile,
-  });
 }

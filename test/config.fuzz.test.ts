@@ -467,7 +467,7 @@ const anyEnv: fc.Arbitrary<Env> = fc.oneof(
 // ---------------------------------------------------------------------------
 
 function checkConfigInvariants(config: Config): void {
-  const url = config.pushgateway.url;
+  const url = config.pushgateway.url as URL;
   expect(['http:', 'https:']).toContain(url.protocol);
   expect(url.search).toBe('');
   expect(url.hash).toBe('');

@@ -27,7 +27,7 @@ function configError(env: Env): ConfigError {
 describe('loadConfig', () => {
   it('applies the defaults when only PUSHGATEWAY_URL is set', () => {
     const config = loadConfig(base);
-    expect(config.pushgateway.url.href).toBe('http://pushgateway:9091/');
+    expect(config.pushgateway.url?.href).toBe('http://pushgateway:9091/');
     expect(config.pushgateway.job).toBe('postgresql-exporter');
     expect(config.pushgateway.labels).toEqual({ app: 'prometheus-postgresql-exporter' });
     expect(config.pushgateway.instance).toBeUndefined();
@@ -147,7 +147,7 @@ describe('loadConfig', () => {
       labels: { app: 'x', env: 'prod' },
       timeoutMs: 2500,
     });
-    expect(config.pushgateway.url.pathname).toBe('/pushgateway/');
+    expect(config.pushgateway.url?.pathname).toBe('/pushgateway/');
   });
 });
 
@@ -695,7 +695,7 @@ describe('several Pushgateways', () => {
       'http://gw-b:9091/',
       'https://gw-c/push/',
     ]);
-    expect(config.pushgateway.url.href).toBe('http://gw-a:9091/');
+    expect(config.pushgateway.url?.href).toBe('http://gw-a:9091/');
   });
 
   it('refuses a list for one target, a duplicate, and a bad member without showing its password', () => {

@@ -63,6 +63,18 @@ export const DATABASES_NOT_VISITED_METRIC = {
   labelNames: ['reason'],
 } as const;
 
+export const LAST_WRITE_SUCCESS_METRIC = {
+  name: 'postgresql_exporter_last_write_success',
+  help: "Whether this process's previous run for this target delivered its metrics to the sink (1) or not (0): pushgateway, remote_write. Absent in a process's first run for the target: a run cannot report its own delivery in what it delivers.",
+  labelNames: ['sink'],
+} as const;
+
+export const LAST_WRITE_DURATION_METRIC = {
+  name: 'postgresql_exporter_last_write_duration_seconds',
+  help: "How long this process's previous run for this target took to deliver to the sink, retries included.",
+  labelNames: ['sink'],
+} as const;
+
 /** Every family of this module: no collector may push one of them. */
 export const SELF_FAMILIES: readonly MetricDefinition<string>[] = [
   BUILD_INFO_METRIC,
@@ -74,6 +86,8 @@ export const SELF_FAMILIES: readonly MetricDefinition<string>[] = [
   RUN_DURATION_METRIC,
   DATABASE_VISIT_METRIC,
   DATABASES_NOT_VISITED_METRIC,
+  LAST_WRITE_SUCCESS_METRIC,
+  LAST_WRITE_DURATION_METRIC,
 ];
 
 export const BUILD_VERSION: string = version;
@@ -93,6 +107,12 @@ export interface SelfReport {
   /** The privileges checked (those the enabled collectors need) and whether the role has them. */
   readonly privileges: Readonly<Record<string, boolean>>;
   readonly runDurationMs: number;
+  /** The previous run's delivery to each sink, in this process; none on its first run. */
+  readonly lastDeliveries?: readonly {
+    readonly sink: string;
+    readonly ok: boolean;
+    readonly durationMs: number;
+  }[];
 }
 
 export function recordSelfMetrics(registry: Registry, report: SelfReport): void {
@@ -132,6 +152,19 @@ export function recordSelfMetrics(registry: Registry, report: SelfReport): void 
     })),
   );
   addGauge(registry, RUN_DURATION_METRIC, [{ labels: {}, value: report.runDurationMs / 1000 }]);
+  const last = report.lastDeliveries ?? [];
+  if (last.length > 0) {
+    addGauge(
+      registry,
+      LAST_WRITE_SUCCESS_METRIC,
+      last.map((d) => ({ labels: { sink: d.sink }, value: d.ok ? 1 : 0 })),
+    );
+    addGauge(
+      registry,
+      LAST_WRITE_DURATION_METRIC,
+      last.map((d) => ({ labels: { sink: d.sink }, value: d.durationMs / 1000 })),
+    );
+  }
 }
 
 /**

@@ -15,12 +15,18 @@ import { clip, createLogger, type Logger } from '../logger.js';
 import {
   credentialForms,
   deleteGroup,
-  deliver,
   displayUrl,
   listGroups,
   type GroupLabels,
 } from '../pushgateway.js';
 import { run, type RunDependencies, type RunSummary } from '../run.js';
+import {
+  deliverToSinks,
+  deliveryTimeoutMs,
+  sinkUrls,
+  type SinkName,
+  type SinkOutcome,
+} from '../sinks.js';
 import type { GroupingKey } from '../target.js';
 import { lambdaInvoker, type Invoker, type TargetEvent } from './invoke.js';
 import { recordFleetMetrics, type FleetReport } from './metrics.js';
@@ -37,13 +43,18 @@ export interface TargetOutcome {
   readonly up?: boolean;
   /** Why it was not pushed (inline) or not invoked (fan-out). */
   readonly error?: string;
+  /** Inline: the sinks that did not take its run (the others did). */
+  readonly failedSinks?: readonly SinkName[];
 }
 
 export interface FleetSummary {
   readonly fleet: string;
   readonly mode: 'inline' | 'fanout';
   readonly job: string;
-  readonly pushgateway: string;
+  /** The first Pushgateway's URL (no credentials), when there is one. */
+  readonly pushgateway?: string;
+  /** The remote-write receiver's URL (no credentials), when there is one. */
+  readonly remoteWrite?: string;
   readonly targets: number;
   readonly pushed: number;
   readonly down: number;
@@ -61,6 +72,8 @@ export interface FleetSummary {
     readonly error?: string;
   };
   readonly outcomes: readonly TargetOutcome[];
+  /** How the fleet's own group was delivered, per sink. */
+  readonly sinks: readonly SinkOutcome[];
   readonly durationMs: number;
 }
 
@@ -168,6 +181,7 @@ async function collectInline(
 ): Promise<TargetOutcome> {
   let summary: RunSummary;
   let timer: NodeJS.Timeout | undefined;
+  let delivered: readonly SinkOutcome[] = [];
   const own = log.fork({ target: target.spec.name });
   // The run bounds itself by its deadline; this is the backstop should a part not,
   // so that a worker of the pool is never lost to one target.
@@ -180,9 +194,24 @@ async function collectInline(
     );
   });
   try {
-    summary = await Promise.race([run(target.plan, { ...deps, log: own, deadline }), backstop]);
+    summary = await Promise.race([
+      run(target.plan, {
+        ...deps,
+        log: own,
+        deadline,
+        onDelivered: (outcomes) => {
+          delivered = outcomes;
+        },
+      }),
+      backstop,
+    ]);
   } catch (error) {
-    return { name: target.spec.name, error: clip(own.redact(describeError(error))) };
+    const failedSinks = delivered.filter((o) => !o.ok).map((o) => o.sink);
+    return {
+      name: target.spec.name,
+      error: clip(own.redact(describeError(error))),
+      ...(failedSinks.length > 0 ? { failedSinks } : {}),
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -286,13 +315,19 @@ export async function runFleet(
   const started = performance.now();
   const log = deps.log ?? createLogger();
   const { config, fleet } = fleetPlan;
-  const { pushgateway } = config;
+  const { pushgateway, remoteWrite } = config;
   log.hide(...pushgateway.urls.flatMap((url) => credentialForms(url, pushgateway.auth)));
+  if (remoteWrite !== undefined) {
+    log.hide(
+      ...credentialForms(remoteWrite.url, remoteWrite.auth),
+      ...Object.values(remoteWrite.headers),
+    );
+  }
   // Each target's logger starts from the deployment's secrets and learns its own.
   const targetLog = log.fork({});
   log.hide(...fleetPlan.secrets);
   const deadline = deps.deadline ?? Date.now() + DEFAULT_BUDGET_MS;
-  const targetsEnd = deadline - tailReserve(deadline, pushgateway.timeoutMs);
+  const targetsEnd = deadline - tailReserve(deadline, deliveryTimeoutMs(config));
 
   const { targets, authoritative, discovery, skipped } = await targetsOf(
     fleetPlan,
@@ -342,6 +377,7 @@ export async function runFleet(
     failed: fleet.mode === 'inline' ? failed.length : 0,
     invokeFailures: fleet.mode === 'fanout' ? failed.length : 0,
     deleted: deletedGroups.length,
+    writeFailures: writeFailures(fleetPlan, outcomes),
     cleanup: cleanupError === undefined,
     held: held.length > 0,
     discovery:
@@ -356,26 +392,28 @@ export async function runFleet(
   };
   const registry = new Registry();
   recordFleetMetrics(registry, report);
-  let pushError: string | undefined;
-  try {
-    await (deps.deliver ?? deliver)({
-      url: pushgateway.url,
+  const delivered = await deliverToSinks(
+    config,
+    {
       key: fleetKey(fleetPlan),
       body: log.redact(await registry.metrics()),
-      timeoutMs: pushgateway.timeoutMs,
+      collectedAt: Date.now(),
       deadline,
-      auth: pushgateway.auth,
-      caFile: pushgateway.caFile,
-    });
-  } catch (error) {
-    pushError = clip(log.redact(describeError(error)));
-  }
+    },
+    log,
+    deps,
+  );
+  const notTaken = delivered.outcomes.filter((o) => !o.ok);
+  const pushError =
+    notTaken.length === 0
+      ? undefined
+      : notTaken.map((o) => `${o.sink}: ${o.error ?? ''}`).join('; ');
 
   const summary: FleetSummary = {
     fleet: fleet.name,
     mode: fleet.mode,
     job: pushgateway.job,
-    pushgateway: displayUrl(pushgateway.url),
+    ...sinkUrls(config),
     targets: targets.length,
     pushed: report.pushed,
     down: report.down,
@@ -396,6 +434,7 @@ export async function runFleet(
           },
         }),
     outcomes,
+    sinks: delivered.outcomes,
     durationMs: ms(started),
   };
   const problems = [
@@ -430,4 +469,20 @@ function logged(summary: FleetSummary): FleetSummary {
     ...summary,
     outcomes: summary.outcomes.filter((o) => o.error !== undefined || o.up === false),
   };
+}
+
+/** Inline: per configured sink, the targets whose run it did not take (none counted in fan-out). */
+function writeFailures(
+  fleetPlan: FleetPlan,
+  outcomes: readonly TargetOutcome[],
+): { sink: SinkName; count: number }[] {
+  if (fleetPlan.fleet.mode !== 'inline') return [];
+  const sinks: SinkName[] = [
+    ...(fleetPlan.config.pushgateway.url === undefined ? [] : (['pushgateway'] as const)),
+    ...(fleetPlan.config.remoteWrite === undefined ? [] : (['remote_write'] as const)),
+  ];
+  return sinks.map((sink) => ({
+    sink,
+    count: outcomes.filter((o) => o.failedSinks?.includes(sink) === true).length,
+  }));
 }

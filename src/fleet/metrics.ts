@@ -36,6 +36,12 @@ export const FLEET_TARGETS_FAILED_METRIC = {
   labelNames: [],
 } as const;
 
+export const FLEET_WRITE_FAILURES_METRIC = {
+  name: 'postgresql_exporter_fleet_write_failures',
+  help: 'Targets collected inline whose run this sink did not take in this run (pushgateway, remote_write); with two sinks, a target may fail on one only.',
+  labelNames: ['sink'],
+} as const;
+
 export const FLEET_INVOKE_FAILURES_METRIC = {
   name: 'postgresql_exporter_fleet_invoke_failures',
   help: 'Per-target invocations that Lambda did not accept in this run (fan-out).',
@@ -91,6 +97,7 @@ export const FLEET_FAMILIES: readonly MetricDefinition<string>[] = [
   FLEET_TARGETS_PUSHED_METRIC,
   FLEET_TARGETS_DOWN_METRIC,
   FLEET_TARGETS_FAILED_METRIC,
+  FLEET_WRITE_FAILURES_METRIC,
   FLEET_INVOKE_FAILURES_METRIC,
   FLEET_GROUPS_DELETED_METRIC,
   FLEET_CLEANUP_SUCCESS_METRIC,
@@ -112,6 +119,8 @@ export interface FleetReport {
   /** Fan-out only. */
   readonly invokeFailures: number;
   readonly deleted: number;
+  /** Inline: per configured sink, the targets whose run it did not take. */
+  readonly writeFailures?: readonly { readonly sink: string; readonly count: number }[];
   readonly cleanup: boolean;
   /** Stale groups were kept by the clean-up cap. */
   readonly held: boolean;
@@ -134,6 +143,11 @@ export function recordFleetMetrics(registry: Registry, report: FleetReport): voi
     addGauge(registry, FLEET_TARGETS_PUSHED_METRIC, one(report.pushed));
     addGauge(registry, FLEET_TARGETS_DOWN_METRIC, one(report.down));
     addGauge(registry, FLEET_TARGETS_FAILED_METRIC, one(report.failed));
+    addGauge(
+      registry,
+      FLEET_WRITE_FAILURES_METRIC,
+      (report.writeFailures ?? []).map((f) => ({ labels: { sink: f.sink }, value: f.count })),
+    );
   } else {
     addGauge(registry, FLEET_INVOKE_FAILURES_METRIC, one(report.invokeFailures));
   }

@@ -1,0 +1,358 @@
+/**
+ * The only module that talks to a Prometheus remote-write receiver (remote
+ * write 1.0: a protobuf WriteRequest, snappy-compressed, POSTed with the
+ * X-Prometheus-Remote-Write-Version header). A run's rendered exposition is
+ * read back into series (src/exposition.ts), its grouping labels added to
+ * each, every sample stamped with the run's collection time, cut into
+ * batches of at most REMOTE_WRITE_BATCH_SAMPLES, each batch retried on no
+ * answer, 5xx or 429 only, all within REMOTE_WRITE_TIMEOUT_MS and the run's
+ * deadline. Requests go through src/http.ts, like the Pushgateway's.
+ *
+ * Encoding is protobufjs's (from the schema below, Prometheus' prompb
+ * types.proto/remote.proto) and snappy's is snappyjs's block format.
+ */
+import protobuf from 'protobufjs/light.js';
+import snappy from 'snappyjs';
+import { ENV, REMOTE_WRITE_VARS, type RemoteWriteConfig } from './config.js';
+import { BUILD_VERSION } from './collectors/self.js';
+import { PushError } from './errors.js';
+import { parseExposition, type MetricType } from './exposition.js';
+import { exchange, isSuccess, retried, statusOnly, type Service } from './http.js';
+import type { GroupingKey } from './target.js';
+
+/** Remote write 1.0's version header value. */
+export const REMOTE_WRITE_VERSION = '0.1.0';
+
+const REMOTE_WRITE: Service = {
+  name: 'remote write endpoint',
+  vars: {
+    username: REMOTE_WRITE_VARS.username,
+    password: REMOTE_WRITE_VARS.password,
+    bearerToken: REMOTE_WRITE_VARS.bearerToken,
+    caFile: REMOTE_WRITE_VARS.caFile,
+  },
+};
+
+/** Batches of one write sent at once: a receiver's parallelism, without a burst of a run's size. */
+export const BATCHES_IN_FLIGHT = 4;
+
+/**
+ * prompb's WriteRequest, as far as remote write 1.0 senders use it (no
+ * exemplars or native histograms: the exporter has none). Field numbers as
+ * in prometheus/prompb.
+ */
+const SCHEMA = {
+  nested: {
+    prometheus: {
+      nested: {
+        WriteRequest: {
+          fields: {
+            timeseries: { rule: 'repeated', type: 'TimeSeries', id: 1 },
+            metadata: { rule: 'repeated', type: 'MetricMetadata', id: 3 },
+          },
+        },
+        TimeSeries: {
+          fields: {
+            labels: { rule: 'repeated', type: 'Label', id: 1 },
+            samples: { rule: 'repeated', type: 'Sample', id: 2 },
+          },
+        },
+        Label: {
+          fields: { name: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } },
+        },
+        Sample: {
+          fields: { value: { type: 'double', id: 1 }, timestamp: { type: 'int64', id: 2 } },
+        },
+        MetricMetadata: {
+          fields: {
+            type: { type: 'MetricType', id: 1 },
+            metricFamilyName: { type: 'string', id: 2 },
+            help: { type: 'string', id: 4 },
+            unit: { type: 'string', id: 5 },
+          },
+          nested: {
+            MetricType: {
+              values: {
+                UNKNOWN: 0,
+                COUNTER: 1,
+                GAUGE: 2,
+                HISTOGRAM: 3,
+                GAUGEHISTOGRAM: 4,
+                SUMMARY: 5,
+                INFO: 6,
+                STATESET: 7,
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+let writeRequestType: protobuf.Type | undefined;
+
+/** The WriteRequest type, built from the schema on first use. */
+export function writeRequestMessage(): protobuf.Type {
+  writeRequestType ??= protobuf.Root.fromJSON(SCHEMA).lookupType('prometheus.WriteRequest');
+  return writeRequestType;
+}
+
+const METADATA_TYPES: Readonly<Record<MetricType, number>> = {
+  untyped: 0,
+  counter: 1,
+  gauge: 2,
+  histogram: 3,
+  summary: 5,
+};
+
+export interface Label {
+  readonly name: string;
+  readonly value: string;
+}
+
+export interface TimeSeries {
+  readonly labels: readonly Label[];
+  readonly samples: readonly { readonly value: number; readonly timestamp: number }[];
+}
+
+export interface Metadata {
+  readonly type: number;
+  readonly metricFamilyName: string;
+  readonly help: string;
+}
+
+export interface WriteBatch {
+  readonly timeseries: TimeSeries[];
+  readonly metadata: Metadata[];
+}
+
+const byName = (a: Label, b: Label) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * The series of an exposition with the grouping labels (`job`, `instance`,
+ * the extra ones) added, as the Pushgateway's scrape with honor_labels
+ * would show them: a grouping label wins over a sample's label of the same
+ * name, and an empty label value is no label. Labels sorted by name, as
+ * remote write requires; one sample each, at `timestampMs`. Cut into
+ * batches of at most `batchSamples`; a family's metadata travels in the
+ * batch of its first series.
+ */
+export function toWriteBatches(
+  body: string,
+  key: GroupingKey,
+  timestampMs: number,
+  batchSamples: number,
+): WriteBatch[] {
+  const grouping: Label[] = [{ name: 'job', value: key.job }];
+  for (const [name, value] of Object.entries(key.labels)) grouping.push({ name, value });
+  const groupingNames = new Set(grouping.map((l) => l.name));
+  const kept = grouping.filter((l) => l.value !== '');
+  const batches: WriteBatch[] = [];
+  let batch: WriteBatch = { timeseries: [], metadata: [] };
+  const timestamp = Math.round(timestampMs);
+  for (const family of parseExposition(body)) {
+    let first = true;
+    for (const sample of family.samples) {
+      if (batch.timeseries.length >= batchSamples) {
+        batches.push(batch);
+        batch = { timeseries: [], metadata: [] };
+      }
+      if (first) {
+        batch.metadata.push({
+          type: METADATA_TYPES[family.type],
+          metricFamilyName: family.name,
+          help: family.help,
+        });
+        first = false;
+      }
+      const labels: Label[] = [{ name: '__name__', value: sample.name }, ...kept];
+      for (const [name, value] of sample.labels) {
+        if (value !== '' && !groupingNames.has(name)) labels.push({ name, value });
+      }
+      labels.sort(byName);
+      batch.timeseries.push({ labels, samples: [{ value: sample.value, timestamp }] });
+    }
+  }
+  if (batch.timeseries.length > 0 || batches.length === 0) batches.push(batch);
+  return batches;
+}
+
+/** A batch as sent: the WriteRequest's protobuf, snappy-compressed. */
+export function encodeBatch(batch: WriteBatch): { body: Buffer; rawBytes: number } {
+  const raw = writeRequestMessage().encode(batch).finish();
+  return { body: Buffer.from(snappy.compress(raw)), rawBytes: raw.length };
+}
+
+/** Signs a request with SigV4 for `aps`: the headers to send (authorization, x-amz-*, host). */
+export type Sigv4Signer = (request: {
+  readonly url: URL;
+  readonly region: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+}) => Promise<Record<string, string>>;
+
+let defaultSigners:
+  | Map<string, Promise<(r: Parameters<Sigv4Signer>[0]) => Promise<Record<string, string>>>>
+  | undefined;
+
+/**
+ * The default signer: @smithy/signature-v4 with the default credential
+ * chain (on Lambda, the function's role), one per region and process. The
+ * SDK parts are loaded on first use, not with the function.
+ */
+export const sdkSigner: Sigv4Signer = async (request) => {
+  defaultSigners ??= new Map();
+  let made = defaultSigners.get(request.region);
+  if (made === undefined) {
+    made = (async () => {
+      const [{ SignatureV4 }, { defaultProvider }, { Hash }] = await Promise.all([
+        import('@smithy/signature-v4'),
+        import('@aws-sdk/credential-provider-node'),
+        import('@smithy/core/serde'),
+      ]);
+      const signer = new SignatureV4({
+        credentials: defaultProvider(),
+        region: request.region,
+        service: 'aps',
+        sha256: Hash.bind(null, 'sha256'),
+      });
+      return async (r: Parameters<Sigv4Signer>[0]) => {
+        const signed = await signer.sign({
+          method: 'POST',
+          protocol: r.url.protocol,
+          hostname: r.url.hostname,
+          ...(r.url.port === '' ? {} : { port: Number(r.url.port) }),
+          path: r.url.pathname,
+          query: {},
+          headers: { ...r.headers, host: r.url.host },
+          body: r.body,
+        });
+        return signed.headers;
+      };
+    })();
+    // A failed load is not kept: the next run tries again.
+    made.catch(() => defaultSigners?.delete(request.region));
+    defaultSigners.set(request.region, made);
+  }
+  return (await made)(request);
+};
+
+/** What one write sent. */
+export interface WriteResult {
+  readonly samples: number;
+  readonly batches: number;
+  /** Bytes sent: compressed protobuf. */
+  readonly bytes: number;
+}
+
+export interface RemoteWriteDelivery {
+  readonly config: RemoteWriteConfig;
+  readonly key: GroupingKey;
+  /** The run's rendered exposition. */
+  readonly body: string;
+  /** Every sample's timestamp, epoch ms: when the run collected. */
+  readonly timestampMs: number;
+  readonly deadline: number;
+  /** SigV4 signing (default: sdkSigner). */
+  readonly sign?: Sigv4Signer;
+}
+
+/** Why a 4xx answer happened, when the receiver's text says so; appended to the error. */
+function explain(status: number, said: string): string {
+  if (status === 400 && /out of order|duplicate sample|too old|out of bounds/i.test(said)) {
+    return (
+      ' (a sample at or before one the receiver already has for the same series: another ' +
+      'writer sends the same job and instance, or this function ran twice for one time; ' +
+      'not retried)'
+    );
+  }
+  if (status === 404) {
+    return (
+      ` (is ${ENV.remoteWriteUrl} the receiver's write path, e.g. /api/v1/write? Prometheus ` +
+      'needs --web.enable-remote-write-receiver)'
+    );
+  }
+  if (status === 413) return ` (lower ${ENV.remoteWriteBatchSamples})`;
+  return '';
+}
+
+/**
+ * Writes one run to the receiver. Resolves when every batch was accepted;
+ * otherwise rejects, after every batch was tried, with a PushError naming
+ * the endpoint and the first failure (no credential in it).
+ */
+export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteResult> {
+  const { config } = delivery;
+  const batches = toWriteBatches(
+    delivery.body,
+    delivery.key,
+    delivery.timestampMs,
+    config.batchSamples,
+  );
+  const bound = { timeoutMs: config.timeoutMs, deadline: delivery.deadline };
+  const end = Math.min(delivery.deadline, Date.now() + config.timeoutMs);
+  const sign = delivery.sign ?? sdkSigner;
+  let bytes = 0;
+  let samples = 0;
+  const failures: { index: number; error: unknown }[] = [];
+  let next = 0;
+  const send = async (index: number) => {
+    const batch = batches[index] as WriteBatch;
+    const { body } = encodeBatch(batch);
+    await retried({ ...bound, deadline: end }, async (timeoutMs) => {
+      const headers: Record<string, string> = {
+        ...config.headers,
+        'content-type': 'application/x-protobuf',
+        'content-encoding': 'snappy',
+        'user-agent': `postgresql-pushgateway-exporter/${BUILD_VERSION}`,
+        'x-prometheus-remote-write-version': REMOTE_WRITE_VERSION,
+      };
+      const signed =
+        config.sigv4 === undefined
+          ? headers
+          : await sign({ url: config.url, region: config.sigv4.region, headers, body });
+      return exchange({
+        gateway: { url: config.url, auth: config.auth, caFile: config.caFile },
+        service: REMOTE_WRITE,
+        method: 'POST',
+        target: config.url,
+        headers: signed,
+        body,
+        timeoutMs,
+        asked: 'writing to',
+        toWhat: '',
+        done: isSuccess,
+        read: statusOnly,
+        explain,
+        secrets: [...Object.values(config.headers), signed['x-amz-security-token'] ?? ''],
+      });
+    });
+    bytes += body.length;
+    samples += batch.timeseries.length;
+  };
+  const worker = async () => {
+    while (next < batches.length) {
+      const index = next;
+      next += 1;
+      try {
+        await send(index);
+      } catch (error) {
+        failures.push({ index, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));
+  if (failures.length === 0) return { samples, batches: batches.length, bytes };
+  failures.sort((a, b) => a.index - b.index);
+  const first = failures[0] as { index: number; error: unknown };
+  const error = first.error instanceof Error ? first.error : new Error(String(first.error));
+  if (batches.length > 1) {
+    error.message +=
+      ` (${failures.length} of ${batches.length} batches not written, the first of them ` +
+      `batch ${first.index + 1}; ${samples} samples were written)`;
+  }
+  throw error instanceof PushError
+    ? error
+    : new PushError(error.message, undefined, { cause: error });
+}
