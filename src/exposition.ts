@@ -15,6 +15,8 @@ export interface ParsedSample {
   /** Label pairs in the order written, without `__name__`. */
   readonly labels: readonly (readonly [string, string])[];
   readonly value: number;
+  /** The line up to its value: the series' identity within one exposition of one target. */
+  readonly series: string;
 }
 
 export interface ParsedFamily {
@@ -112,11 +114,12 @@ function parseSampleLine(line: string, number: number): ParsedSample {
     at += 1;
   }
   if (line[at] !== ' ') throw bad('a space and a value expected');
+  const series = line.slice(0, at);
   const rest = line.slice(at + 1).trim();
   if (rest.includes(' ')) throw bad('a timestamp or more after the value');
   const value = parseValue(rest);
   if (value === undefined) throw bad('not a sample value');
-  return { name, labels, value };
+  return { name, labels, value, series };
 }
 
 /**

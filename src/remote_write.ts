@@ -16,7 +16,7 @@ import snappy from 'snappyjs';
 import { ENV, REMOTE_WRITE_VARS, type RemoteWriteConfig } from './config.js';
 import { BUILD_VERSION } from './collectors/self.js';
 import { PushError } from './errors.js';
-import { parseExposition, type MetricType } from './exposition.js';
+import { parseExposition, type MetricType, type ParsedSample } from './exposition.js';
 import { exchange, isSuccess, retried, statusOnly, type Service } from './http.js';
 import type { GroupingKey } from './target.js';
 
@@ -63,6 +63,20 @@ const SCHEMA = {
         Sample: {
           fields: { value: { type: 'double', id: 1 }, timestamp: { type: 'int64', id: 2 } },
         },
+        // The same messages on the wire, with the sample's double as its 64 bits: Prometheus'
+        // staleness marker is one NaN among many, which JavaScript may not keep bit for bit.
+        StaleWriteRequest: {
+          fields: { timeseries: { rule: 'repeated', type: 'StaleTimeSeries', id: 1 } },
+        },
+        StaleTimeSeries: {
+          fields: {
+            labels: { rule: 'repeated', type: 'Label', id: 1 },
+            samples: { rule: 'repeated', type: 'StaleSample', id: 2 },
+          },
+        },
+        StaleSample: {
+          fields: { value: { type: 'fixed64', id: 1 }, timestamp: { type: 'int64', id: 2 } },
+        },
         MetricMetadata: {
           fields: {
             type: { type: 'MetricType', id: 1 },
@@ -90,13 +104,24 @@ const SCHEMA = {
   },
 };
 
-let writeRequestType: protobuf.Type | undefined;
+let root: protobuf.Root | undefined;
 
-/** The WriteRequest type, built from the schema on first use. */
-export function writeRequestMessage(): protobuf.Type {
-  writeRequestType ??= protobuf.Root.fromJSON(SCHEMA).lookupType('prometheus.WriteRequest');
-  return writeRequestType;
+/** A type of the schema, built on first use. */
+function message(name: string): protobuf.Type {
+  root ??= protobuf.Root.fromJSON(SCHEMA);
+  return root.lookupType(`prometheus.${name}`);
 }
+
+/** The WriteRequest type. */
+export function writeRequestMessage(): protobuf.Type {
+  return message('WriteRequest');
+}
+
+/**
+ * Prometheus' staleness marker (value.StaleNaN, 0x7ff0000000000002): a
+ * series that ends. As fixed64 bits, low and high words.
+ */
+export const STALE_NAN_BITS = { low: 0x00000002, high: 0x7ff00000, unsigned: true } as const;
 
 const METADATA_TYPES: Readonly<Record<MetricType, number>> = {
   untyped: 0,
@@ -125,6 +150,10 @@ export interface Metadata {
 export interface WriteBatch {
   readonly timeseries: TimeSeries[];
   readonly metadata: Metadata[];
+  /** Series that were in the target's previous write and are not in this one: marked stale. */
+  readonly stale: (readonly Label[])[];
+  /** Every sample's timestamp, staleness markers' too, epoch ms. */
+  readonly timestamp: number;
 }
 
 const byName = (a: Label, b: Label) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -143,21 +172,33 @@ export function toWriteBatches(
   key: GroupingKey,
   timestampMs: number,
   batchSamples: number,
+  previous?: string,
 ): WriteBatch[] {
   const grouping: Label[] = [{ name: 'job', value: key.job }];
   for (const [name, value] of Object.entries(key.labels)) grouping.push({ name, value });
   const groupingNames = new Set(grouping.map((l) => l.name));
   const kept = grouping.filter((l) => l.value !== '');
-  const batches: WriteBatch[] = [];
-  let batch: WriteBatch = { timeseries: [], metadata: [] };
+  const labelsOf = (sample: ParsedSample): Label[] => {
+    const labels: Label[] = [{ name: '__name__', value: sample.name }, ...kept];
+    for (const [name, value] of sample.labels) {
+      if (value !== '' && !groupingNames.has(name)) labels.push({ name, value });
+    }
+    return labels.sort(byName);
+  };
   const timestamp = Math.round(timestampMs);
-  for (const family of parseExposition(body)) {
+  const batches: WriteBatch[] = [];
+  let batch: WriteBatch = { timeseries: [], metadata: [], stale: [], timestamp };
+  const room = () => {
+    if (batch.timeseries.length + batch.stale.length >= batchSamples) {
+      batches.push(batch);
+      batch = { timeseries: [], metadata: [], stale: [], timestamp };
+    }
+  };
+  const families = parseExposition(body);
+  for (const family of families) {
     let first = true;
     for (const sample of family.samples) {
-      if (batch.timeseries.length >= batchSamples) {
-        batches.push(batch);
-        batch = { timeseries: [], metadata: [] };
-      }
+      room();
       if (first) {
         batch.metadata.push({
           type: METADATA_TYPES[family.type],
@@ -166,21 +207,48 @@ export function toWriteBatches(
         });
         first = false;
       }
-      const labels: Label[] = [{ name: '__name__', value: sample.name }, ...kept];
-      for (const [name, value] of sample.labels) {
-        if (value !== '' && !groupingNames.has(name)) labels.push({ name, value });
-      }
-      labels.sort(byName);
-      batch.timeseries.push({ labels, samples: [{ value: sample.value, timestamp }] });
+      batch.timeseries.push({
+        labels: labelsOf(sample),
+        samples: [{ value: sample.value, timestamp }],
+      });
     }
   }
-  if (batch.timeseries.length > 0 || batches.length === 0) batches.push(batch);
+  if (previous !== undefined) {
+    const now = new Set<string>();
+    for (const family of families) for (const sample of family.samples) now.add(sample.series);
+    for (const family of parseExposition(previous)) {
+      for (const sample of family.samples) {
+        if (now.has(sample.series)) continue;
+        room();
+        batch.stale.push(labelsOf(sample));
+      }
+    }
+  }
+  if (batch.timeseries.length + batch.stale.length > 0 || batches.length === 0) {
+    batches.push(batch);
+  }
   return batches;
 }
 
 /** A batch as sent: the WriteRequest's protobuf, snappy-compressed. */
 export function encodeBatch(batch: WriteBatch): { body: Buffer; rawBytes: number } {
-  const raw = writeRequestMessage().encode(batch).finish();
+  const fresh = writeRequestMessage()
+    .encode({ timeseries: batch.timeseries, metadata: batch.metadata })
+    .finish();
+  let raw = fresh;
+  if (batch.stale.length > 0) {
+    // Two encoded messages one after the other are one message with both lists (protobuf's
+    // merge of repeated fields): the stale series' samples, written as their bits, join the rest.
+    const stale = message('StaleWriteRequest')
+      .encode({
+        timeseries: batch.stale.map((labels) => ({
+          labels,
+          samples: [{ value: STALE_NAN_BITS, timestamp: batch.timestamp }],
+        })),
+      })
+      .finish();
+    raw = Buffer.concat([fresh, stale]);
+  }
   return { body: Buffer.from(snappy.compress(raw)), rawBytes: raw.length };
 }
 
@@ -238,9 +306,56 @@ export const sdkSigner: Sigv4Signer = async (request) => {
   return (await made)(request);
 };
 
+/** Most characters of written runs a process keeps for staleness markers, over all targets. */
+export const MAX_WRITTEN_CHARS = 16 * 1024 * 1024;
+
+/**
+ * The last run each target wrote in full, in this process: the next write
+ * marks stale what it no longer has, as Prometheus does for a scrape (a
+ * collector that failed, a database dropped, every collector's series when
+ * PostgreSQL is down). Bounded: past MAX_WRITTEN_CHARS the oldest targets
+ * are forgotten, and their gone series end by Prometheus' lookback (5
+ * minutes) instead. A cold process knows none.
+ */
+export class WrittenRuns {
+  readonly #runs = new Map<string, string>();
+  #chars = 0;
+
+  constructor(private readonly maxChars = MAX_WRITTEN_CHARS) {}
+
+  get(target: string): string | undefined {
+    return this.#runs.get(target);
+  }
+
+  set(target: string, body: string): void {
+    this.forget(target);
+    if (body.length > this.maxChars) return;
+    this.#runs.set(target, body);
+    this.#chars += body.length;
+    for (const [oldest, kept] of this.#runs) {
+      if (this.#chars <= this.maxChars) break;
+      this.#runs.delete(oldest);
+      this.#chars -= kept.length;
+    }
+  }
+
+  forget(target: string): void {
+    const kept = this.#runs.get(target);
+    if (kept === undefined) return;
+    this.#runs.delete(target);
+    this.#chars -= kept.length;
+  }
+}
+
+/** This process's: a warm Lambda container's runs share it. */
+export const processWrittenRuns = new WrittenRuns();
+
 /** What one write sent. */
 export interface WriteResult {
+  /** Samples written, staleness markers included. */
   readonly samples: number;
+  /** Of them, staleness markers: series of the target's previous write that this one ended. */
+  readonly stale: number;
   readonly batches: number;
   /** Bytes sent: compressed protobuf. */
   readonly bytes: number;
@@ -256,6 +371,8 @@ export interface RemoteWriteDelivery {
   readonly deadline: number;
   /** SigV4 signing (default: sdkSigner). */
   readonly sign?: Sigv4Signer;
+  /** The targets' last written runs, for staleness markers (default: this process's). */
+  readonly written?: WrittenRuns;
 }
 
 /** Why a 4xx answer happened, when the receiver's text says so; appended to the error. */
@@ -284,17 +401,25 @@ function explain(status: number, said: string): string {
  */
 export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteResult> {
   const { config } = delivery;
+  const written = delivery.written ?? processWrittenRuns;
+  const target = JSON.stringify([
+    `${config.url.host}${config.url.pathname}`,
+    delivery.key.job,
+    Object.entries(delivery.key.labels),
+  ]);
   const batches = toWriteBatches(
     delivery.body,
     delivery.key,
     delivery.timestampMs,
     config.batchSamples,
+    written.get(target),
   );
   const bound = { timeoutMs: config.timeoutMs, deadline: delivery.deadline };
   const end = Math.min(delivery.deadline, Date.now() + config.timeoutMs);
   const sign = delivery.sign ?? sdkSigner;
   let bytes = 0;
   let samples = 0;
+  let stale = 0;
   const failures: { index: number; error: unknown }[] = [];
   let next = 0;
   const send = async (index: number) => {
@@ -329,7 +454,8 @@ export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteR
       });
     });
     bytes += body.length;
-    samples += batch.timeseries.length;
+    samples += batch.timeseries.length + batch.stale.length;
+    stale += batch.stale.length;
   };
   const worker = async () => {
     while (next < batches.length) {
@@ -343,7 +469,11 @@ export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteR
     }
   };
   await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));
-  if (failures.length === 0) return { samples, batches: batches.length, bytes };
+  if (failures.length === 0) {
+    written.set(target, delivery.body);
+    return { samples, stale, batches: batches.length, bytes };
+  }
+  // What the receiver holds now is not known: the last run written in full stays the reference.
   failures.sort((a, b) => a.index - b.index);
   const first = failures[0] as { index: number; error: unknown };
   const error = first.error instanceof Error ? first.error : new Error(String(first.error));

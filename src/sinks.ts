@@ -25,8 +25,10 @@ export interface SinkOutcome {
   readonly durationMs: number;
   /** Bytes sent on success: the text for the Pushgateway, compressed protobuf for remote write. */
   readonly bytes?: number;
-  /** Remote write: samples written, and in how many requests. */
+  /** Remote write: samples written (staleness markers included), and in how many requests. */
   readonly samples?: number;
+  /** Remote write: staleness markers for series of the target's previous write now gone. */
+  readonly stale?: number;
   readonly batches?: number;
   readonly error?: string;
 }
@@ -131,7 +133,12 @@ export async function deliverToSinks(
           timestampMs: shipment.collectedAt,
           deadline: shipment.deadline,
         });
-        return { bytes: written.bytes, samples: written.samples, batches: written.batches };
+        return {
+          bytes: written.bytes,
+          samples: written.samples,
+          stale: written.stale,
+          batches: written.batches,
+        };
       }),
     );
   }
