@@ -8,16 +8,18 @@
  * answer, 5xx or 429 only, all within REMOTE_WRITE_TIMEOUT_MS and the run's
  * deadline. Requests go through src/http.ts, like the Pushgateway's.
  *
- * Encoding is protobufjs's (from the schema below, Prometheus' prompb
- * types.proto/remote.proto) and snappy's is snappyjs's block format.
+ * Encoding is protobufjs's, by the code its pbjs generates from
+ * src/prompb/remote.proto (`npm run prompb`), on its minimal runtime;
+ * snappy's is snappyjs's block format.
  */
-import protobuf from 'protobufjs/light.js';
+import Long from 'long';
 import snappy from 'snappyjs';
 import { ENV, REMOTE_WRITE_VARS, type RemoteWriteConfig } from './config.js';
 import { BUILD_VERSION } from './collectors/self.js';
 import { PushError } from './errors.js';
 import { parseExposition, type MetricType, type ParsedSample } from './exposition.js';
 import { exchange, isSuccess, retried, statusOnly, type Service } from './http.js';
+import { prometheus } from './prompb/remote.js';
 import type { GroupingKey } from './target.js';
 
 /** Remote write 1.0's version header value. */
@@ -37,91 +39,10 @@ const REMOTE_WRITE: Service = {
 export const BATCHES_IN_FLIGHT = 4;
 
 /**
- * prompb's WriteRequest, as far as remote write 1.0 senders use it (no
- * exemplars or native histograms: the exporter has none). Field numbers as
- * in prometheus/prompb.
- */
-const SCHEMA = {
-  nested: {
-    prometheus: {
-      nested: {
-        WriteRequest: {
-          fields: {
-            timeseries: { rule: 'repeated', type: 'TimeSeries', id: 1 },
-            metadata: { rule: 'repeated', type: 'MetricMetadata', id: 3 },
-          },
-        },
-        TimeSeries: {
-          fields: {
-            labels: { rule: 'repeated', type: 'Label', id: 1 },
-            samples: { rule: 'repeated', type: 'Sample', id: 2 },
-          },
-        },
-        Label: {
-          fields: { name: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } },
-        },
-        Sample: {
-          fields: { value: { type: 'double', id: 1 }, timestamp: { type: 'int64', id: 2 } },
-        },
-        // The same messages on the wire, with the sample's double as its 64 bits: Prometheus'
-        // staleness marker is one NaN among many, which JavaScript may not keep bit for bit.
-        StaleWriteRequest: {
-          fields: { timeseries: { rule: 'repeated', type: 'StaleTimeSeries', id: 1 } },
-        },
-        StaleTimeSeries: {
-          fields: {
-            labels: { rule: 'repeated', type: 'Label', id: 1 },
-            samples: { rule: 'repeated', type: 'StaleSample', id: 2 },
-          },
-        },
-        StaleSample: {
-          fields: { value: { type: 'fixed64', id: 1 }, timestamp: { type: 'int64', id: 2 } },
-        },
-        MetricMetadata: {
-          fields: {
-            type: { type: 'MetricType', id: 1 },
-            metricFamilyName: { type: 'string', id: 2 },
-            help: { type: 'string', id: 4 },
-            unit: { type: 'string', id: 5 },
-          },
-          nested: {
-            MetricType: {
-              values: {
-                UNKNOWN: 0,
-                COUNTER: 1,
-                GAUGE: 2,
-                HISTOGRAM: 3,
-                GAUGEHISTOGRAM: 4,
-                SUMMARY: 5,
-                INFO: 6,
-                STATESET: 7,
-              },
-            },
-          },
-        },
-      },
-    },
-  },
-};
-
-let root: protobuf.Root | undefined;
-
-/** A type of the schema, built on first use. */
-function message(name: string): protobuf.Type {
-  root ??= protobuf.Root.fromJSON(SCHEMA);
-  return root.lookupType(`prometheus.${name}`);
-}
-
-/** The WriteRequest type. */
-export function writeRequestMessage(): protobuf.Type {
-  return message('WriteRequest');
-}
-
-/**
  * Prometheus' staleness marker (value.StaleNaN, 0x7ff0000000000002): a
- * series that ends. As fixed64 bits, low and high words.
+ * series that ends. As the fixed64 of its bits.
  */
-export const STALE_NAN_BITS = { low: 0x00000002, high: 0x7ff00000, unsigned: true } as const;
+export const STALE_NAN_BITS = Long.fromBits(0x00000002, 0x7ff00000, true);
 
 const METADATA_TYPES: Readonly<Record<MetricType, number>> = {
   untyped: 0,
@@ -137,8 +58,8 @@ export interface Label {
 }
 
 export interface TimeSeries {
-  readonly labels: readonly Label[];
-  readonly samples: readonly { readonly value: number; readonly timestamp: number }[];
+  readonly labels: Label[];
+  readonly samples: { readonly value: number; readonly timestamp: number }[];
 }
 
 export interface Metadata {
@@ -151,7 +72,7 @@ export interface WriteBatch {
   readonly timeseries: TimeSeries[];
   readonly metadata: Metadata[];
   /** Series that were in the target's previous write and are not in this one: marked stale. */
-  readonly stale: (readonly Label[])[];
+  readonly stale: Label[][];
   /** Every sample's timestamp, staleness markers' too, epoch ms. */
   readonly timestamp: number;
 }
@@ -232,21 +153,20 @@ export function toWriteBatches(
 
 /** A batch as sent: the WriteRequest's protobuf, snappy-compressed. */
 export function encodeBatch(batch: WriteBatch): { body: Buffer; rawBytes: number } {
-  const fresh = writeRequestMessage()
-    .encode({ timeseries: batch.timeseries, metadata: batch.metadata })
-    .finish();
+  const fresh = prometheus.WriteRequest.encode({
+    timeseries: batch.timeseries,
+    metadata: batch.metadata,
+  }).finish();
   let raw = fresh;
   if (batch.stale.length > 0) {
     // Two encoded messages one after the other are one message with both lists (protobuf's
     // merge of repeated fields): the stale series' samples, written as their bits, join the rest.
-    const stale = message('StaleWriteRequest')
-      .encode({
-        timeseries: batch.stale.map((labels) => ({
-          labels,
-          samples: [{ value: STALE_NAN_BITS, timestamp: batch.timestamp }],
-        })),
-      })
-      .finish();
+    const stale = prometheus.StaleWriteRequest.encode({
+      timeseries: batch.stale.map((labels) => ({
+        labels,
+        samples: [{ value: STALE_NAN_BITS, timestamp: batch.timestamp }],
+      })),
+    }).finish();
     raw = Buffer.concat([fresh, stale]);
   }
   return { body: Buffer.from(snappy.compress(raw)), rawBytes: raw.length };

@@ -11,7 +11,7 @@ import type { Config } from './config.js';
 import { PushError, describeError } from './errors.js';
 import { clip, type Logger } from './logger.js';
 import { deliver, displayUrl, type Delivery } from './pushgateway.js';
-import { remoteWrite, type RemoteWriteDelivery, type WriteResult } from './remote_write.js';
+import type { RemoteWriteDelivery, WriteResult } from './remote_write.js';
 import type { GroupingKey } from './target.js';
 
 export type SinkName = 'pushgateway' | 'remote_write';
@@ -126,7 +126,9 @@ export async function deliverToSinks(
   if (rw !== undefined) {
     sends.push(
       attempt('remote_write', rw.url, async () => {
-        const written = await (deps.remoteWrite ?? remoteWrite)({
+        // Loaded on first use: a Pushgateway-only function never evaluates protobufjs.
+        const write = deps.remoteWrite ?? (await import('./remote_write.js')).remoteWrite;
+        const written = await write({
           config: rw,
           key: shipment.key,
           body: shipment.body,
