@@ -17,6 +17,12 @@ import { startPushgateway, type PushgatewayServer } from '../test/harness/pushga
 /** Taken from the Lambda runtime, not bundled (serverless.yml, custom.esbuild.exclude). */
 export const FLEET_SDK_CLIENTS = ['@aws-sdk/client-rds', '@aws-sdk/client-lambda'];
 
+/**
+ * Left out of the bundle and not shipped (serverless.yml, custom.esbuild.exclude):
+ * protobufjs loads `long` only if it can, and remote write needs none of it.
+ */
+export const NOT_SHIPPED = ['long'];
+
 export async function bundleHandler(
   outfile: string,
   external: readonly string[] = [],
@@ -32,7 +38,7 @@ export async function bundleHandler(
     platform: 'node',
     format: 'cjs',
     // As serverless.yml's `exclude`: the fleet's SDK clients come from the Lambda runtime.
-    external: ['pg-native', ...FLEET_SDK_CLIENTS, ...external],
+    external: ['pg-native', ...FLEET_SDK_CLIENTS, ...NOT_SHIPPED, ...external],
     outfile,
     logLevel: 'error',
   });

@@ -12,7 +12,7 @@
  * src/prompb/remote.proto (`npm run prompb`), on its minimal runtime;
  * snappy's is snappyjs's block format.
  */
-import Long from 'long';
+import type Long from 'long';
 import snappy from 'snappyjs';
 import { ENV, REMOTE_WRITE_VARS, type RemoteWriteConfig } from './config.js';
 import { BUILD_VERSION } from './collectors/self.js';
@@ -40,9 +40,12 @@ export const BATCHES_IN_FLIGHT = 4;
 
 /**
  * Prometheus' staleness marker (value.StaleNaN, 0x7ff0000000000002): a
- * series that ends. As the fixed64 of its bits.
+ * series that ends. As the fixed64 of its bits: protobufjs' writer takes
+ * any `{ low, high }` for a 64-bit field (its own Long type is just that),
+ * so the long library itself is never loaded twice for it.
  */
-export const STALE_NAN_BITS = Long.fromBits(0x00000002, 0x7ff00000, true);
+// eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see above
+export const STALE_NAN_BITS = { low: 0x00000002, high: 0x7ff00000, unsigned: true } as Long;
 
 const METADATA_TYPES: Readonly<Record<MetricType, number>> = {
   untyped: 0,

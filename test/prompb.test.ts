@@ -59,3 +59,58 @@ describe('src/prompb', () => {
     expect(decoded).toEqual(request);
   });
 });
+
+describe('the bundled encoders', () => {
+  it('write the same bytes without the long library, which the bundle leaves out', async () => {
+    const { build } = await import('esbuild');
+    const { NOT_SHIPPED } = await import('../bench/lib.mjs');
+    expect(NOT_SHIPPED).toContain('long');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prompb-bundle-'));
+    try {
+      const entry = path.join(dir, 'entry.ts');
+      fs.writeFileSync(
+        entry,
+        [
+          `import { encodeBatch, toWriteBatches } from ${JSON.stringify(path.resolve('src/remote_write.ts'))};`,
+          'const [batch] = toWriteBatches(',
+          '  "# TYPE a counter\\na{x=\\"1\\"} 5\\n",',
+          '  { job: "j", labels: { instance: "i" } },',
+          '  1796000000123, 10, "a{x=\\"2\\"} 1\\n");',
+          'process.stdout.write(encodeBatch(batch).body.toString("hex"));',
+        ].join('\n'),
+      );
+      const outfile = path.join(dir, 'out.cjs');
+      await build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        external: [...NOT_SHIPPED],
+        outfile,
+        logLevel: 'error',
+      });
+      // From the temp dir, `long` cannot be found: as on Lambda, where it is not shipped.
+      expect(() =>
+        execFileSync(process.execPath, ['-e', 'require.resolve("long")'], {
+          cwd: dir,
+          stdio: 'pipe',
+        }),
+      ).toThrow(/Cannot find module 'long'/);
+      const bundled = execFileSync(process.execPath, [outfile], { cwd: dir, encoding: 'utf8' });
+      const { encodeBatch, toWriteBatches } = await import('../src/remote_write.js');
+      const [batch] = toWriteBatches(
+        '# TYPE a counter\na{x="1"} 5\n',
+        { job: 'j', labels: { instance: 'i' } },
+        1_796_000_000_123,
+        10,
+        'a{x="2"} 1\n',
+      );
+      expect(batch?.stale).toHaveLength(1);
+      expect(bundled).toBe(encodeBatch(batch!).body.toString('hex'));
+      // The staleness marker's bits are in it, as the 8 bytes of a fixed64.
+      expect(bundled).toContain('09020000000000f07f');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
