@@ -28,7 +28,7 @@ export interface ParsedFamily {
 
 const TYPES = new Set<MetricType>(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const QUOTE_OR_ESCAPE = /["\\]/g;
 const NUMBER = /^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)$/;
 
@@ -40,12 +40,20 @@ export class ExpositionError extends Error {
   }
 }
 
-/** A sample value as the text format writes it: a float, `NaN`, `+Inf`, `-Inf`. */
+/**
+ * A sample value as the text format writes it: a float, or NaN and the
+ * infinities in any case, as Prometheus reads them (Go's ParseFloat:
+ * prom-client writes `Nan`).
+ */
 export function parseValue(text: string): number | undefined {
-  if (text === 'NaN') return Number.NaN;
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  return NUMBER.test(text) ? Number(text) : undefined;
+  if (NUMBER.test(text)) return Number(text);
+  const word = text.toLowerCase();
+  if (word === 'nan') return Number.NaN;
+  if (word === '+inf' || word === 'inf' || word === '+infinity' || word === 'infinity') {
+    return Number.POSITIVE_INFINITY;
+  }
+  if (word === '-inf' || word === '-infinity') return Number.NEGATIVE_INFINITY;
+  return undefined;
 }
 
 /** HELP text unescaped: `\\` and `\n`. */
@@ -55,9 +63,8 @@ function unescapeHelp(text: string): string {
     : text;
 }
 
-/** The family a sample's name belongs to: itself, or a histogram's or summary's base name. */
-function familyOf(name: string, current: ParsedFamily | undefined): boolean {
-  if (current === undefined) return false;
+/** Whether a sample's name belongs to the family: its name, or a histogram's or summary's. */
+function familyOf(name: string, current: FamilyHeader): boolean {
   if (name === current.name) return true;
   if (current.type !== 'histogram' && current.type !== 'summary') return false;
   const suffix = name.slice(current.name.length);
@@ -69,72 +76,110 @@ function familyOf(name: string, current: ParsedFamily | undefined): boolean {
   );
 }
 
-/**
- * Parses `name{a="x",b="y"} value` (labels optional, no timestamp: the
- * exporter writes none) starting at `line`'s first character.
- */
-function parseSampleLine(line: string, number: number): ParsedSample {
-  const bad = (why: string) => new ExpositionError(number, why, line);
-  const brace = line.indexOf('{');
-  const space = line.indexOf(' ');
-  const nameEnd = brace >= 0 && (space < 0 || brace < space) ? brace : space;
-  if (nameEnd <= 0) throw bad('a sample line needs a name and a value');
-  const name = line.slice(0, nameEnd);
-  if (!METRIC_NAME.test(name)) throw bad('not a metric name');
-  const labels: [string, string][] = [];
-  let at = nameEnd;
-  if (line[at] === '{') {
-    at += 1;
-    while (line[at] !== '}') {
-      LABEL_NAME.lastIndex = at;
-      const label = LABEL_NAME.exec(line)?.[0];
-      if (label === undefined) throw bad(`a label name expected at character ${at}`);
-      at += label.length;
-      if (line[at] !== '=' || line[at + 1] !== '"') throw bad(`="…" expected after ${label}`);
-      at += 2;
-      let value = '';
-      for (;;) {
-        QUOTE_OR_ESCAPE.lastIndex = at;
-        const stop = QUOTE_OR_ESCAPE.exec(line);
-        if (stop === null) throw bad(`the value of ${label} does not end`);
-        value += line.slice(at, stop.index);
-        at = stop.index + 1;
-        if (stop[0] === '"') break;
-        const escaped = line[at];
-        if (escaped === '\\' || escaped === '"') value += escaped;
-        else if (escaped === 'n') value += '\n';
-        else throw bad(`an invalid escape in the value of ${label}`);
-        at += 1;
-      }
-      if (labels.some(([n]) => n === label)) throw bad(`label ${label} twice`);
-      labels.push([label, value]);
-      if (line[at] === ',') at += 1;
-      else if (line[at] !== '}') throw bad(`, or } expected after the value of ${label}`);
-    }
-    at += 1;
+/** Label names seen valid, so that each is checked once per process, not once per series. */
+const validLabelNames = new Set<string>();
+const MAX_VALID_NAMES = 10_000;
+
+function isLabelName(name: string): boolean {
+  if (validLabelNames.has(name)) return true;
+  if (!LABEL_NAME.test(name)) return false;
+  if (validLabelNames.size < MAX_VALID_NAMES) validLabelNames.add(name);
+  return true;
+}
+
+/** A label value from `at` (after its opening quote) with its escapes undone, and where it ends. */
+function labelValue(line: string, at: number, number: number): [string, number] {
+  const quote = line.indexOf('"', at);
+  if (quote < 0) throw new ExpositionError(number, 'a label value does not end', line);
+  const backslash = line.indexOf('\\', at);
+  // Most values have no escape: one slice.
+  if (backslash < 0 || backslash > quote) return [line.slice(at, quote), quote + 1];
+  let value = '';
+  for (let i = at; ;) {
+    QUOTE_OR_ESCAPE.lastIndex = i;
+    const stop = QUOTE_OR_ESCAPE.exec(line)?.index;
+    if (stop === undefined) throw new ExpositionError(number, 'a label value does not end', line);
+    value += line.slice(i, stop);
+    i = stop;
+    if (line[i] === '"') return [value, i + 1];
+    const escaped = line[i + 1];
+    if (escaped === '\\' || escaped === '"') value += escaped;
+    else if (escaped === 'n') value += '\n';
+    else throw new ExpositionError(number, 'an invalid escape in a label value', line);
+    i += 2;
   }
-  if (line[at] !== ' ') throw bad('a space and a value expected');
-  const series = line.slice(0, at);
-  const rest = line.slice(at + 1).trim();
-  if (rest.includes(' ')) throw bad('a timestamp or more after the value');
-  const value = parseValue(rest);
-  if (value === undefined) throw bad('not a sample value');
-  return { name, labels, value, series };
 }
 
 /**
- * The families of an exposition, in order, each with its samples. A sample
- * outside the family of the TYPE or HELP line before it is a family of its
- * own (untyped), as Prometheus reads it.
+ * One sample line, `name{a="x",b="y"} value` (labels optional, no
+ * timestamp: the exporter writes none); `number` names it in errors.
  */
-export function parseExposition(text: string): ParsedFamily[] {
-  const families: ParsedFamily[] = [];
-  let current: ParsedFamily | undefined;
+export function parseSample(line: string, number: number): ParsedSample {
+  let at = 0;
+  for (; at < line.length; at += 1) {
+    const c = line.charCodeAt(at);
+    if (c === 123 /* { */ || c === 32 /* space */) break;
+  }
+  const name = line.slice(0, at);
+  if (!METRIC_NAME.test(name)) throw new ExpositionError(number, 'not a metric name', line);
+  const labels: [string, string][] = [];
+  if (line.charCodeAt(at) === 123) {
+    at += 1;
+    while (line.charCodeAt(at) !== 125 /* } */) {
+      const eq = line.indexOf('="', at);
+      if (eq < 0) throw new ExpositionError(number, `a label expected at character ${at}`, line);
+      const label = line.slice(at, eq);
+      if (!isLabelName(label))
+        throw new ExpositionError(
+          number,
+          `not a label name: ${JSON.stringify(label.slice(0, 100))}`,
+          line,
+        );
+      const [value, end] = labelValue(line, eq + 2, number);
+      for (const [seen] of labels)
+        if (seen === label) throw new ExpositionError(number, `label ${label} twice`, line);
+      labels.push([label, value]);
+      at = end;
+      const next = line.charCodeAt(at);
+      if (next === 44 /* , */) at += 1;
+      else if (next !== 125)
+        throw new ExpositionError(number, `, or } expected after the value of ${label}`, line);
+    }
+    at += 1;
+  }
+  if (line.charCodeAt(at) !== 32)
+    throw new ExpositionError(number, 'a space and a value expected', line);
+  const series = line.slice(0, at);
+  const rest = line.slice(at + 1).trim();
+  if (rest.includes(' '))
+    throw new ExpositionError(number, 'a timestamp or more after the value', line);
+  const value = parseValue(rest);
+  if (value === undefined) throw new ExpositionError(number, 'not a sample value', line);
+  return { name, labels, value, series };
+}
+
+/** A family as its HELP and TYPE lines declare it. */
+export interface FamilyHeader {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+}
+
+/**
+ * Calls `onSample` for every sample of an exposition, in order, with the
+ * family it belongs to (one object per family). A sample outside the family
+ * of the TYPE or HELP lines before it is a family of its own (untyped), as
+ * Prometheus reads it. Holds nothing: the caller keeps what it needs.
+ */
+export function eachSample(
+  text: string,
+  onSample: (sample: ParsedSample, family: FamilyHeader) => void,
+): void {
+  let current: { name: string; type: MetricType; help: string; samples: number } | undefined;
   let number = 0;
-  const startFamily = (name: string, type: MetricType, help: string): ParsedFamily => {
-    const family: ParsedFamily = { name, type, help, samples: [] };
-    families.push(family);
-    return family;
+  const startFamily = (name: string) => {
+    current = { name, type: 'untyped', help: '', samples: 0 };
+    return current;
   };
   for (let start = 0; start < text.length;) {
     let end = text.indexOf('\n', start);
@@ -143,16 +188,16 @@ export function parseExposition(text: string): ParsedFamily[] {
     start = end + 1;
     number += 1;
     if (line === '') continue;
-    if (line.startsWith('#')) {
+    if (line.charCodeAt(0) === 35 /* # */) {
       const match = /^# (HELP|TYPE) ([^ ]+)(?: (.*))?$/.exec(line);
       // Any other comment is a comment.
       if (match === null) continue;
       const [, kind, name = '', rest = ''] = match;
       if (!METRIC_NAME.test(name)) throw new ExpositionError(number, 'not a metric name', line);
-      if (current?.name !== name || current.samples.length > 0) {
-        current = startFamily(name, 'untyped', '');
-      }
-      const family = current as { type: MetricType; help: string };
+      const family =
+        current !== undefined && current.name === name && current.samples === 0
+          ? current
+          : startFamily(name);
       if (kind === 'HELP') family.help = unescapeHelp(rest);
       else {
         if (!TYPES.has(rest as MetricType)) {
@@ -162,9 +207,26 @@ export function parseExposition(text: string): ParsedFamily[] {
       }
       continue;
     }
-    const sample = parseSampleLine(line, number);
-    if (!familyOf(sample.name, current)) current = startFamily(sample.name, 'untyped', '');
-    (current as ParsedFamily).samples.push(sample);
+    const sample = parseSample(line, number);
+    const family =
+      current !== undefined && familyOf(sample.name, current) ? current : startFamily(sample.name);
+    family.samples += 1;
+    onSample(sample, family);
   }
+}
+
+/** The families of an exposition, in order, each with its samples (see eachSample). */
+export function parseExposition(text: string): ParsedFamily[] {
+  const families: ParsedFamily[] = [];
+  let last: FamilyHeader | undefined;
+  let samples: ParsedSample[] = [];
+  eachSample(text, (sample, family) => {
+    if (family !== last) {
+      last = family;
+      samples = [];
+      families.push({ name: family.name, type: family.type, help: family.help, samples });
+    }
+    samples.push(sample);
+  });
   return families;
 }

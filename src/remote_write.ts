@@ -17,7 +17,13 @@ import snappy from 'snappyjs';
 import { ENV, REMOTE_WRITE_VARS, type RemoteWriteConfig } from './config.js';
 import { BUILD_VERSION } from './collectors/self.js';
 import { PushError } from './errors.js';
-import { parseExposition, type MetricType, type ParsedSample } from './exposition.js';
+import {
+  eachSample,
+  parseSample,
+  type FamilyHeader,
+  type MetricType,
+  type ParsedSample,
+} from './exposition.js';
 import { exchange, isSuccess, retried, statusOnly, type Service } from './http.js';
 import { prometheus } from './prompb/remote.js';
 import type { GroupingKey } from './target.js';
@@ -87,17 +93,21 @@ const byName = (a: Label, b: Label) => (a.name < b.name ? -1 : a.name > b.name ?
  * the extra ones) added, as the Pushgateway's scrape with honor_labels
  * would show them: a grouping label wins over a sample's label of the same
  * name, and an empty label value is no label. Labels sorted by name, as
- * remote write requires; one sample each, at `timestampMs`. Cut into
- * batches of at most `batchSamples`; a family's metadata travels in the
- * batch of its first series.
+ * remote write requires; one sample each, at `timestampMs`. Then, when
+ * `previous` (the target's last written exposition) is given, a staleness
+ * marker for each of its series this one no longer has. Handed to
+ * `onBatch` in batches of at most `batchSamples` as each fills, so that a
+ * caller never holds more than one batch of objects; a family's metadata
+ * travels in the batch of its first series. At least one batch.
  */
-export function toWriteBatches(
+export function eachWriteBatch(
   body: string,
   key: GroupingKey,
   timestampMs: number,
   batchSamples: number,
-  previous?: string,
-): WriteBatch[] {
+  previous: string | undefined,
+  onBatch: (batch: WriteBatch) => void,
+): void {
   const grouping: Label[] = [{ name: 'job', value: key.job }];
   for (const [name, value] of Object.entries(key.labels)) grouping.push({ name, value });
   const groupingNames = new Set(grouping.map((l) => l.name));
@@ -110,47 +120,68 @@ export function toWriteBatches(
     return labels.sort(byName);
   };
   const timestamp = Math.round(timestampMs);
-  const batches: WriteBatch[] = [];
   let batch: WriteBatch = { timeseries: [], metadata: [], stale: [], timestamp };
+  let sent = 0;
   const room = () => {
-    if (batch.timeseries.length + batch.stale.length >= batchSamples) {
-      batches.push(batch);
-      batch = { timeseries: [], metadata: [], stale: [], timestamp };
-    }
+    if (batch.timeseries.length + batch.stale.length < batchSamples) return;
+    onBatch(batch);
+    sent += 1;
+    batch = { timeseries: [], metadata: [], stale: [], timestamp };
   };
-  const families = parseExposition(body);
-  for (const family of families) {
-    let first = true;
-    for (const sample of family.samples) {
-      room();
-      if (first) {
-        batch.metadata.push({
-          type: METADATA_TYPES[family.type],
-          metricFamilyName: family.name,
-          help: family.help,
-        });
-        first = false;
-      }
-      batch.timeseries.push({
-        labels: labelsOf(sample),
-        samples: [{ value: sample.value, timestamp }],
+  // Only what staleness needs: this run's series, as written (slices of `body`).
+  const current = previous === undefined ? undefined : new Set<string>();
+  let family: FamilyHeader | undefined;
+  eachSample(body, (sample, header) => {
+    room();
+    if (header !== family) {
+      family = header;
+      batch.metadata.push({
+        type: METADATA_TYPES[header.type],
+        metricFamilyName: header.name,
+        help: header.help,
       });
     }
-  }
-  if (previous !== undefined) {
-    const now = new Set<string>();
-    for (const family of families) for (const sample of family.samples) now.add(sample.series);
-    for (const family of parseExposition(previous)) {
-      for (const sample of family.samples) {
-        if (now.has(sample.series)) continue;
-        room();
-        batch.stale.push(labelsOf(sample));
+    current?.add(sample.series);
+    batch.timeseries.push({
+      labels: labelsOf(sample),
+      samples: [{ value: sample.value, timestamp }],
+    });
+  });
+  if (previous !== undefined && current !== undefined) {
+    let number = 0;
+    for (let start = 0; start < previous.length;) {
+      let end = previous.indexOf('\n', start);
+      if (end === -1) end = previous.length;
+      const line = previous.slice(start, end);
+      start = end + 1;
+      number += 1;
+      if (line === '' || line.charCodeAt(0) === 35 /* # */) continue;
+      // The series part of the line, as eachSample cuts it: before the value, which has no space.
+      if (current.has(line.slice(0, line.lastIndexOf(' ')))) continue;
+      let gone: ParsedSample;
+      try {
+        gone = parseSample(line, number);
+      } catch {
+        // The last run was written, so it parsed: a line that does not is no series to end.
+        continue;
       }
+      room();
+      batch.stale.push(labelsOf(gone));
     }
   }
-  if (batch.timeseries.length + batch.stale.length > 0 || batches.length === 0) {
-    batches.push(batch);
-  }
+  if (batch.timeseries.length + batch.stale.length > 0 || sent === 0) onBatch(batch);
+}
+
+/** The batches of eachWriteBatch, all at once (tests, small runs). */
+export function toWriteBatches(
+  body: string,
+  key: GroupingKey,
+  timestampMs: number,
+  batchSamples: number,
+  previous?: string,
+): WriteBatch[] {
+  const batches: WriteBatch[] = [];
+  eachWriteBatch(body, key, timestampMs, batchSamples, previous, (batch) => batches.push(batch));
   return batches;
 }
 
@@ -330,12 +361,22 @@ export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteR
     delivery.key.job,
     Object.entries(delivery.key.labels),
   ]);
-  const batches = toWriteBatches(
+  // Each batch is encoded as it fills: the run holds compressed bytes, a fifth of the text, not
+  // an object per label of every series.
+  const batches: { body: Buffer; samples: number; stale: number }[] = [];
+  eachWriteBatch(
     delivery.body,
     delivery.key,
     delivery.timestampMs,
     config.batchSamples,
     written.get(target),
+    (batch) => {
+      batches.push({
+        body: encodeBatch(batch).body,
+        samples: batch.timeseries.length + batch.stale.length,
+        stale: batch.stale.length,
+      });
+    },
   );
   const bound = { timeoutMs: config.timeoutMs, deadline: delivery.deadline };
   const end = Math.min(delivery.deadline, Date.now() + config.timeoutMs);
@@ -346,8 +387,8 @@ export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteR
   const failures: { index: number; error: unknown }[] = [];
   let next = 0;
   const send = async (index: number) => {
-    const batch = batches[index] as WriteBatch;
-    const { body } = encodeBatch(batch);
+    const batch = batches[index] as (typeof batches)[number];
+    const { body } = batch;
     await retried({ ...bound, deadline: end }, async (timeoutMs) => {
       const headers: Record<string, string> = {
         ...config.headers,
@@ -377,8 +418,8 @@ export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteR
       });
     });
     bytes += body.length;
-    samples += batch.timeseries.length + batch.stale.length;
-    stale += batch.stale.length;
+    samples += batch.samples;
+    stale += batch.stale;
   };
   const worker = async () => {
     while (next < batches.length) {

@@ -771,7 +771,9 @@ export async function run(runPlan: RunPlan, deps: RunDependencies = {}): Promise
     collectors: collected.outcomes,
     privileges: collected.privileges,
     runDurationMs: performance.now() - started,
-    lastDeliveries: lastDeliveries.get(group),
+    // Only beside remote write: a Pushgateway alone already keeps
+    // push_time_seconds and push_failure_time_seconds, and its series stay as they were.
+    ...(config.remoteWrite === undefined ? {} : { lastDeliveries: lastDeliveries.get(group) }),
   });
   const body = redactPushed(
     await render([upPart, ...collected.parts, selfPart, collected.visitsText ?? '']),
