@@ -8,9 +8,12 @@
  * ends its other series at once. With the Pushgateway too, both get the
  * same series. A duplicate or out-of-order sample (400), a wrong path or a
  * receiver that is off (404) and a refused password (401) are reported
- * clearly, once, and no secret is ever in a log line, summary or error.
+ * clearly, once, and no secret is ever in a log line, summary or error. A
+ * bearer token goes through a reverse proxy that wants it; refused and
+ * echoed back, it is redacted.
  */
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import util from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeKeptConnection } from '../../src/db.js';
@@ -21,7 +24,7 @@ import { SEED_FAMILIES } from '../fixtures/seed-families.js';
 import { runEnv, servers, superuser, uniqueJob } from '../harness/context.js';
 import { ALERTS, concreteQuery, panelQueries, pushgatewayOnly } from '../harness/dashboard.js';
 import { parseExposition, select } from '../harness/exposition.js';
-import { freePort, sleep } from '../harness/ports.js';
+import { freePort, listenOnLoopback, sleep } from '../harness/ports.js';
 import { DEFAULT_MAJOR, postgresBinDir, startPostgres } from '../harness/postgres.js';
 import { startProxy } from '../harness/proxy.js';
 import {
@@ -35,6 +38,8 @@ const PASSWORD = `rw-${randomBytes(12).toString('base64url')}`;
 /** A tenant header's value, as Mimir or Cortex want it: a secret like the password. */
 const TENANT = `tenant-${randomBytes(9).toString('hex')}`;
 const APP = 'prometheus-postgresql-exporter';
+/** What the bearer-token proxy in front of Prometheus wants. */
+const TOKEN = `tok-${randomBytes(15).toString('base64url')}`;
 
 let prometheus: PrometheusServer;
 const { postgres } = servers();
@@ -43,6 +48,7 @@ const instance = `${postgres.host}:${postgres.port}/postgres`;
 /** Every form of a credential that must never be seen. */
 const secrets = () => [
   PASSWORD,
+  TOKEN,
   Buffer.from(`${USER}:${PASSWORD}`).toString('base64'),
   TENANT,
   postgres.monitorPassword,
@@ -527,5 +533,92 @@ describe('a write that cannot work', () => {
     expect(message).toMatch(/after \d+ attempts/);
     expect(outcome.sinks[0]?.durationMs).toBeLessThan(2_000 + 1_500);
     expect(outcome.ms).toBeLessThan(10_000);
+  });
+});
+
+/**
+ * A reverse proxy as a gateway in front of a receiver would be: it wants
+ * `Authorization: Bearer <TOKEN>`, forwards to Prometheus with its basic
+ * auth, and refuses anything else with 401, echoing the header it got.
+ */
+async function startBearerProxy(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const target = new URL(prometheus.url);
+  const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const given = req.headers.authorization ?? '';
+      if (given !== `Bearer ${TOKEN}`) {
+        res.writeHead(401, { 'content-type': 'text/plain' }).end(`refused: ${given}\n`);
+        return;
+      }
+      const upstream = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: req.url,
+          method: req.method,
+          headers: { ...req.headers, authorization: basic },
+        },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.writeHead(502).end());
+      upstream.end(Buffer.concat(chunks));
+    });
+  });
+  const port = await listenOnLoopback(server);
+  return {
+    url: `http://127.0.0.1:${port}/api/v1/write`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('a bearer token, through a reverse proxy', () => {
+  let proxy: { url: string; stop: () => Promise<void> };
+  beforeAll(async () => {
+    proxy = await startBearerProxy();
+  });
+  afterAll(async () => {
+    await proxy.stop();
+  });
+  const bearerEnv = (token: string, job: string) =>
+    rwEnv({
+      PUSHGATEWAY_JOB: job,
+      REMOTE_WRITE_URL: proxy.url,
+      REMOTE_WRITE_USERNAME: undefined,
+      REMOTE_WRITE_PASSWORD: undefined,
+      REMOTE_WRITE_BEARER_TOKEN: token,
+    });
+
+  it('is sent: the run reaches Prometheus', async () => {
+    const job = uniqueJob('rw-bearer');
+    const outcome = await runOnce(bearerEnv(TOKEN, job));
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.summary?.remoteWrite).toBe(proxy.url);
+    const up = await prometheus.query(`postgresql_up{job="${job}"}`);
+    expect(up.map((r) => r.value[1])).toEqual(['1']);
+  });
+
+  it('refused, and echoed back by the receiver: 401, the token redacted everywhere', async () => {
+    const wrong = `tok-${randomBytes(15).toString('base64url')}`;
+    const outcome = await runOnce(bearerEnv(wrong, uniqueJob('rw-bearer')));
+    const message = outcome.error instanceof Error ? outcome.error.message : '';
+    expect(message).toMatch(/\b401\b/);
+    // The receiver's answer is kept, the credential in it is not.
+    expect(message).toMatch(/refused: (Bearer )?\[REDACTED\]/);
+    expect(message).toMatch(/bearer token/);
+    const visible = [
+      ...outcome.lines,
+      JSON.stringify(outcome.sinks),
+      util.inspect(outcome.error, { depth: 10 }),
+    ].join('\n');
+    expect(visible).not.toContain(wrong);
   });
 });
