@@ -238,6 +238,16 @@ describe('SigV4 through the default credential chain', () => {
     expect(await verify(forged, GOOD, REGION, tampered)).toBe('the signature does not match');
   });
 
+  it('a 401 to a signed request does not say that no credentials were sent', async () => {
+    receiver = await startReceiver({
+      tls: { cert: certs.cert, key: certs.key },
+      answer: () => ({ status: 401, body: 'bad signature' }),
+    });
+    await expect(write(sigv4Config(receiver.url))).rejects.toThrow(
+      /HTTP 401 \(unauthorized: the Authorization header sent \(a signature\) was refused\): bad signature$/,
+    );
+  });
+
   it('a retried request is signed afresh and still verifies', async () => {
     receiver = await startReceiver({
       tls: { cert: certs.cert, key: certs.key },
