@@ -248,6 +248,24 @@ describe('SigV4 through the default credential chain', () => {
     );
   });
 
+  it('no AWS credentials: an error naming remote write and SigV4 at once, nothing sent, not retried', async () => {
+    vi.stubEnv('AWS_ACCESS_KEY_ID', undefined);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', undefined);
+    vi.stubEnv('AWS_SESSION_TOKEN', undefined);
+    receiver = await startReceiver({ tls: { cert: certs.cert, key: certs.key } });
+    const started = Date.now();
+    // A region of its own: the signer of a region, and its credentials, are kept per process.
+    const config = sigv4Config(receiver.url, { REMOTE_WRITE_SIGV4_REGION: 'ca-central-1' });
+    await expect(write(config)).rejects.toThrow(
+      new RegExp(
+        `^writing to remote write endpoint ${receiver.url.replaceAll('.', '\\.')} failed: ` +
+          'signing with SigV4 \\(REMOTE_WRITE_SIGV4, region ca-central-1\\) failed: .*credentials',
+      ),
+    );
+    expect(Date.now() - started).toBeLessThan(config.timeoutMs);
+    expect(receiver.requests).toHaveLength(0);
+  });
+
   it('a retried request is signed afresh and still verifies', async () => {
     receiver = await startReceiver({
       tls: { cert: certs.cert, key: certs.key },
