@@ -18,6 +18,7 @@ import { RefreshCache } from '../src/refresh.js';
 import { WrittenRuns, remoteWrite, type RemoteWriteDelivery } from '../src/remote_write.js';
 import { collect } from '../src/run.js';
 import { LastDeliveries } from '../src/sinks.js';
+import { startHostileHttp } from './harness/hostile-http.js';
 import { freePort } from './harness/ports.js';
 import {
   decodeWrite,
@@ -240,6 +241,7 @@ describe('an answer echoing the request headers: no secret in the error or the l
           log: createLogger({ write: (line) => lines.push(line) }),
           lastDeliveries: new LastDeliveries(),
           refreshCache: new RefreshCache(),
+          now: () => 1_796_000_000_456,
         },
       );
     } catch (error) {
@@ -251,6 +253,10 @@ describe('an answer echoing the request headers: no secret in the error or the l
     expect(
       written.timeseries.find((s) => labelsOf(s).__name__ === 'postgresql_up')?.samples[0]?.value,
     ).toBe(0);
+    // Stamped with the time the run found the server down.
+    expect(
+      written.timeseries.every((s) => s.samples.every((x) => x.timestamp === 1_796_000_000_456)),
+    ).toBe(true);
     const sent = receiver.requests[0]!.headers.authorization ?? '';
     expect(receiver.requests[0]!.headers['x-api-key']).toBe(API_KEY);
     const failed = lines
@@ -283,6 +289,34 @@ describe('a receiver that does not answer', () => {
     const error = await refusal(() => write(config(receiver!.url, { timeoutMs: 1_200 })));
     expect(Date.now() - started).toBeLessThan(1_200 + 1_000);
     expect(error.message).toMatch(/no answer within \d+ ms/);
+  });
+});
+
+describe('an endless answer', () => {
+  it('to an accepted write is not waited for', async () => {
+    const endless = await startHostileHttp({ status: 200, body: { endlessBytes: true } });
+    try {
+      const started = Date.now();
+      await expect(write(config(`${endless.url}/api/v1/write`))).resolves.toMatchObject({
+        samples: 3,
+      });
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      await endless.stop();
+    }
+  });
+
+  it('to a refused write is read only as far as the error needs', async () => {
+    const endless = await startHostileHttp({ status: 400, body: { endlessBytes: true } });
+    try {
+      const error = await refusal(() => write(config(`${endless.url}/api/v1/write`)));
+      expect(error.message.length).toBeLessThan(1_500);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(endless.stats.responses[0]?.closedEarly).toBe(true);
+      expect(endless.stats.responses[0]?.bytesWritten).toBeLessThan(32 * 1024 * 1024);
+    } finally {
+      await endless.stop();
+    }
   });
 });
 
