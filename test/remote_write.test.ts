@@ -306,6 +306,15 @@ describe('staleness markers', () => {
     expect(result.result.stale).toBe(0);
   });
 
+  it('a run larger than the bound is not kept: the next write has no reference to end series by', async () => {
+    receiver = await startReceiver();
+    const written = new WrittenRuns(first.length - 1);
+    await write(first, written, AT);
+    const next = await write(second, written, AT + 60_000);
+    expect(next.result.stale).toBe(0);
+    expect(stale(next.series)).toEqual([]);
+  });
+
   it('a failed write is no reference: the next write still ends what the last accepted one had', async () => {
     let refuse = false;
     receiver = await startReceiver({
