@@ -349,6 +349,13 @@ function explain(status: number, said: string): string {
   return '';
 }
 
+const rejected = (error: unknown) =>
+  error instanceof PushError &&
+  error.status !== undefined &&
+  error.status >= 400 &&
+  error.status < 500 &&
+  error.status !== 429;
+
 /**
  * Writes one run to the receiver. Resolves when every batch was accepted;
  * otherwise rejects, after every batch was tried, with a PushError naming
@@ -450,7 +457,11 @@ export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteR
     written.set(target, delivery.body);
     return { samples, stale, batches: batches.length, bytes };
   }
-  // What the receiver holds now is not known: the last run written in full stays the reference.
+  // What the receiver holds now is not known: the last run written in full stays the reference,
+  // unless the receiver refused what it was sent (4xx): then the staleness markers themselves may
+  // be what it refuses, run after run, and the next write sends none (gone series end by
+  // Prometheus' lookback instead).
+  if (failures.some((f) => rejected(f.error))) written.forget(target);
   failures.sort((a, b) => a.index - b.index);
   const first = failures[0] as { index: number; error: unknown };
   const error = first.error instanceof Error ? first.error : new Error(String(first.error));

@@ -318,13 +318,13 @@ describe('staleness markers', () => {
   it('a failed write is no reference: the next write still ends what the last accepted one had', async () => {
     let refuse = false;
     receiver = await startReceiver({
-      answer: () => (refuse ? { status: 400, body: 'no' } : { status: 200 }),
+      answer: () => (refuse ? { status: 503, body: 'no' } : { status: 200 }),
     });
     const written = new WrittenRuns();
     await write(first, written, AT);
     refuse = true;
     await expect(write('# TYPE g gauge\ng{d="a"} 1\n', written, AT + 60_000)).rejects.toThrow(
-      /HTTP 400/,
+      /HTTP 503/,
     );
     refuse = false;
     const next = await write('# TYPE g gauge\ng{d="a"} 1\n', written, AT + 120_000);
@@ -334,6 +334,25 @@ describe('staleness markers', () => {
         .map((s) => labelsOf(s).d)
         .sort(),
     ).toEqual(['b', 'c']);
+  });
+
+  it('a write the receiver refuses (4xx) leaves no reference: markers it may refuse are not sent again', async () => {
+    let refuse = false;
+    receiver = await startReceiver({
+      answer: () =>
+        refuse ? { status: 400, body: 'duplicate sample for timestamp' } : { status: 200 },
+    });
+    const written = new WrittenRuns();
+    await write(first, written, AT);
+    refuse = true;
+    await expect(write(second, written, AT + 60_000)).rejects.toThrow(/HTTP 400/);
+    refuse = false;
+    const next = await write(second, written, AT + 120_000);
+    expect(next.result.stale).toBe(0);
+    expect(stale(next.series)).toEqual([]);
+    // And from that accepted write on, markers again.
+    const after = await write('# TYPE g gauge\ng{d="a"} 1\n', written, AT + 180_000);
+    expect(stale(after.series).map((s) => labelsOf(s).d)).toEqual(['c']);
   });
 });
 
