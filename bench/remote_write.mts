@@ -17,12 +17,14 @@
  *     for the Pushgateway its GET /metrics after the push (what Prometheus
  *     pays to scrape it); plus cold starts: a fresh `node` that require()s
  *     the esbuild bundle of the handler and runs it once, per sink;
- *   - a fleet of 1,000 targets (--quick: 50), as bench/fleet.mts builds one:
- *     every target a name in a targets file for the one local server, each
- *     with its own login role and password_env; `collectFleet(env)` warm in
- *     this process, once with PUSHGATEWAY_URL (a Pushgateway of its own,
+ *   - first, before any extra database exists (a target is then a few
+ *     hundred series, as in bench/fleet.mts), a fleet of 1,000 targets (--quick: 50)
+ *     built as bench/fleet.mts builds one: every target a name in a targets
+ *     file for the one local server, each with its own login role and
+ *     password_env; `collectFleet(env)` warm in this process, interleaved,
+ *     with PUSHGATEWAY_URL (a Pushgateway of its own,
  *     --push.disable-consistency-check, as the README's sizing advises past a
- *     few hundred targets) and once with REMOTE_WRITE_URL only.
+ *     few hundred targets) and with REMOTE_WRITE_URL only.
  * Prints a table per size, the fleet's, and `ratio remote_write/pushgateway`
  * lines, and writes the section "## Remote write" of bench/RESULTS.md
  * (--quick: bench/RESULTS.quick.md, git-ignored), formatted by Prettier.
@@ -35,6 +37,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { format } from 'prettier';
+import { closeKeptConnection } from '../src/db.js';
 import { collectFleet } from '../src/fleet/fleet.js';
 import { createLogger, silentLogger } from '../src/logger.js';
 import { collect } from '../src/run.js';
@@ -62,6 +65,8 @@ const FLEET_JOB = 'bench-rw-fleet';
 const ROLE_PREFIX = 'bench_rw_t_';
 /** The inline fleet's concurrency: at 1,000 targets the default 10 starves the first ones (bench/fleet.mts). */
 const FLEET_CONCURRENCY = 50;
+/** Warm-up runs per sink and N before the measured rounds (JIT: remote write's first runs cost twice). */
+const WARM_UPS = 5;
 /** 1 MB: the bundle's target (issue 13). */
 const BUNDLE_TARGET_BYTES = 1_000_000;
 
@@ -81,7 +86,7 @@ function parseArgs(argv: readonly string[]): Options {
     else throw new Error(`unknown argument ${arg}; usage: npm run bench:remote-write [-- --quick]`);
   }
   return quick
-    ? { quick, sizes: [3, 20], rounds: 5, coldRounds: 2, fleetTargets: 50, fleetRounds: 2 }
+    ? { quick, sizes: [3, 20], rounds: 10, coldRounds: 2, fleetTargets: 50, fleetRounds: 3 }
     : {
         quick,
         sizes: [3, 200, 1_000],
@@ -201,7 +206,6 @@ async function measure(
   scrapeUrl?: string,
   scrapePid?: number,
 ): Promise<Measured> {
-  globalThis.gc?.();
   const r0 = sum(receiverPids.map(processCpuMs));
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -492,6 +496,72 @@ async function fleetEnv(servers: BenchServers, n: number): Promise<Record<string
   };
 }
 
+/**
+ * The fleet, inline in this process: a Pushgateway of its own (its groups
+ * only), the same receiver. Measured before the extra databases are made,
+ * so a target is about 330 series as in bench/fleet.mts; its kept
+ * connections are closed after (200 at most per process: they would leave
+ * the single target none).
+ */
+async function fleetCase(
+  servers: BenchServers,
+  options: Options,
+  receiver: Receiver,
+): Promise<{ section: string; ratio: string } | undefined> {
+  if (servers.interrupted()) return undefined;
+  const t0 = performance.now();
+  const fleetGw = await startPushgateway({ args: ['--push.disable-consistency-check'] });
+  servers.onShutdown(() => fleetGw.stop());
+  const base = await fleetEnv(servers, options.fleetTargets);
+  const fleetKinds = ['pushgateway', 'remote_write'] as const;
+  const fleetEnvs: Record<(typeof fleetKinds)[number], Record<string, string>> = {
+    pushgateway: { ...base, PUSHGATEWAY_URL: fleetGw.url },
+    remote_write: { ...base, REMOTE_WRITE_URL: receiver.writeUrl },
+  };
+  const fleetPids = { pushgateway: [fleetGw.pid], remote_write: [receiver.pid] };
+  // Warm-ups: every target's connection opened, the fleet's modules loaded.
+  for (const kind of fleetKinds) {
+    const w0 = performance.now();
+    const warmUp = (await fleetRun(fleetEnvs[kind]))();
+    console.log(
+      `fleet ${kind} warm-up: ${((performance.now() - w0) / 1000).toFixed(2)} s, ${warmUp.pushed}/${options.fleetTargets} pushed${warmUp.error === undefined ? '' : `; ${warmUp.error}`}`,
+    );
+  }
+  const fleetRuns = new Map<SinkKind, Measured[]>(fleetKinds.map((k) => [k, []]));
+  const fleetDone = await interleaved(servers, options.fleetRounds, () =>
+    fleetKinds.map((kind) => async () => {
+      const scrape = kind === 'pushgateway' ? `${fleetGw.url}/metrics` : undefined;
+      const pid = kind === 'pushgateway' ? fleetGw.pid : undefined;
+      const run = await measure(() => fleetRun(fleetEnvs[kind]), fleetPids[kind], scrape, pid);
+      console.log(
+        `fleet ${kind}: ${(run.ms / 1000).toFixed(2)} s, ${run.pushed}/${options.fleetTargets} pushed${run.error === undefined ? '' : `; ${run.error}`}`,
+      );
+      fleetRuns.get(kind)!.push(run);
+    }),
+  );
+  if (!fleetDone) return undefined;
+  await fleetGw.stop();
+  const fleetRows = fleetKinds.map((kind) => summarize(kind, fleetRuns.get(kind)!));
+  const fleetRatio = ratioLine(`targets=${options.fleetTargets}`, fleetRows[0]!, fleetRows[1]!);
+  const fleetErrors = fleetRows.flatMap((r) =>
+    r.error === undefined ? [] : [`- ${KIND_LABEL[r.kind]}: \`${r.error}\``],
+  );
+  const fleetSection = [
+    `### Fleet: ${options.fleetTargets.toLocaleString('en')} targets, inline, FLEET_CONCURRENCY ${FLEET_CONCURRENCY} (${Math.round(fleetRows[0]!.series / Math.max(1, fleetRows[0]!.worstPushed ?? 1))} series a target)`,
+    '',
+    rowsTable(fleetRows, options.fleetTargets),
+    '',
+    ...(fleetErrors.length > 0
+      ? ['Runs that ended with a FleetError (the first):', '', ...fleetErrors, '']
+      : []),
+  ].join('\n');
+  console.log(fleetSection);
+  console.log(fleetRatio);
+  console.log(`(fleet took ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  await closeKeptConnection();
+  return { section: fleetSection, ratio: fleetRatio };
+}
+
 // ---------------------------------------------------------------- main
 
 /** Runs `steps` once per round, the order reversed every other round. */
@@ -545,6 +615,9 @@ async function main(servers: BenchServers, options: Options, started: number): P
   const scrapeUrl = (kind: SinkKind) =>
     kind === 'remote_write' ? undefined : `${pushgateway.url}/metrics`;
 
+  // The fleet first, on the server's own databases only.
+  const fleet = await fleetCase(servers, options, receiver);
+  if (fleet === undefined) return 130;
   const sections: string[] = [];
   const ratioLines: string[] = [];
   let have = 0;
@@ -553,7 +626,11 @@ async function main(servers: BenchServers, options: Options, started: number): P
     await servers.growDatabases(have, n);
     have = n;
     const t0 = performance.now();
-    for (const kind of kinds) await singleRun(envs[kind]);
+    // Not before every run: a forced full GC between runs made the next ones slower (remote
+    // write's twice as much CPU as without), as no Lambda container runs.
+    globalThis.gc?.();
+    // Warm-ups, a few per sink: the first runs of remote write's encoders are not yet compiled.
+    for (let k = 0; k < WARM_UPS; k++) for (const kind of kinds) await singleRun(envs[kind]);
 
     const warm = new Map<SinkKind, Measured[]>(kinds.map((k) => [k, []]));
     const cold = new Map<SinkKind, Cold[]>(kinds.map((k) => [k, []]));
@@ -586,53 +663,7 @@ async function main(servers: BenchServers, options: Options, started: number): P
     ratioLines.push(ratio);
   }
 
-  // The fleet: a Pushgateway of its own (its groups only), the same receiver.
-  if (servers.interrupted()) return 130;
-  const t0 = performance.now();
-  const fleetGw = await startPushgateway({ args: ['--push.disable-consistency-check'] });
-  servers.onShutdown(() => fleetGw.stop());
-  const base = await fleetEnv(servers, options.fleetTargets);
-  const fleetKinds = ['pushgateway', 'remote_write'] as const;
-  const fleetEnvs: Record<(typeof fleetKinds)[number], Record<string, string>> = {
-    pushgateway: { ...base, PUSHGATEWAY_URL: fleetGw.url },
-    remote_write: { ...base, REMOTE_WRITE_URL: receiver.writeUrl },
-  };
-  const fleetPids = { pushgateway: [fleetGw.pid], remote_write: [receiver.pid] };
-  // Warm-ups: every target's connection opened, the fleet's modules loaded.
-  for (const kind of fleetKinds) (await fleetRun(fleetEnvs[kind]))();
-  const fleetRuns = new Map<SinkKind, Measured[]>(fleetKinds.map((k) => [k, []]));
-  const fleetDone = await interleaved(servers, options.fleetRounds, () =>
-    fleetKinds.map((kind) => async () => {
-      const scrape = kind === 'pushgateway' ? `${fleetGw.url}/metrics` : undefined;
-      const pid = kind === 'pushgateway' ? fleetGw.pid : undefined;
-      const run = await measure(() => fleetRun(fleetEnvs[kind]), fleetPids[kind], scrape, pid);
-      console.log(
-        `fleet ${kind}: ${(run.ms / 1000).toFixed(2)} s, ${run.pushed}/${options.fleetTargets} pushed${run.error === undefined ? '' : `; ${run.error}`}`,
-      );
-      fleetRuns.get(kind)!.push(run);
-    }),
-  );
-  if (!fleetDone) return 130;
-  await fleetGw.stop();
-  const fleetRows = fleetKinds.map((kind) => summarize(kind, fleetRuns.get(kind)!));
-  const fleetRatio = ratioLine(`targets=${options.fleetTargets}`, fleetRows[0]!, fleetRows[1]!);
-  const fleetErrors = fleetRows.flatMap((r) =>
-    r.error === undefined ? [] : [`- ${KIND_LABEL[r.kind]}: \`${r.error}\``],
-  );
-  const fleetSection = [
-    `### Fleet: ${options.fleetTargets.toLocaleString('en')} targets, inline, FLEET_CONCURRENCY ${FLEET_CONCURRENCY}`,
-    '',
-    rowsTable(fleetRows, options.fleetTargets),
-    '',
-    ...(fleetErrors.length > 0
-      ? ['Runs that ended with a FleetError (the first):', '', ...fleetErrors, '']
-      : []),
-  ].join('\n');
-  console.log(fleetSection);
-  console.log(fleetRatio);
-  console.log(`(fleet took ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
-  ratioLines.push(fleetRatio);
-
+  ratioLines.push(fleet.ratio);
   const seconds = (performance.now() - started) / 1000;
   const report = await formatMarkdown(
     [
@@ -652,16 +683,16 @@ async function main(servers: BenchServers, options: Options, started: number): P
       '',
       'How it is measured:',
       '',
-      `- One target, warm: \`collect(env)\` in the bench process after one warm-up run per sink, default collectors and refresh intervals, with \`PUSHGATEWAY_URL\` only, \`REMOTE_WRITE_URL\` only (Prometheus' \`/api/v1/write\`), and both; the sinks alternate round by round (order reversed every other round); medians of ${options.rounds} runs per N.`,
+      `- One target, warm: \`collect(env)\` in the bench process after ${WARM_UPS} warm-up runs per sink, default collectors and refresh intervals, with \`PUSHGATEWAY_URL\` only, \`REMOTE_WRITE_URL\` only (Prometheus' \`/api/v1/write\`), and both; the sinks alternate round by round (order reversed every other round); medians of ${options.rounds} runs per N.`,
       '- bytes sent, samples, batches: `summary.sinks` of the last run (for the Pushgateway the text PUT, for remote write the snappy-compressed protobuf; both sinks: added up). series: `summary.series`.',
       '- exporter CPU: `process.cpuUsage()` of the bench process across the run (median). receiver CPU: utime + stime of the receiver process (`/proc/<pid>/stat`, `getconf CLK_TCK` ticks) before and after the run, mean over the runs (a tick is 10 ms); both sinks: the two receivers added up.',
       "- Pushgateway GET /metrics: after each run that pushed, the Pushgateway's `/metrics` read whole (median), and its CPU during that GET (mean): what Prometheus pays to scrape it, on top of the push. Remote write needs no scrape; what Prometheus spends storing the samples is in the receiver CPU.",
       `- cold start: a fresh \`node -e\` that \`require()\`s the bundle ("module init") and runs \`handler()\` once per sink, ${options.coldRounds} per N in the same rounds; peak RSS = \`process.resourceUsage().maxRSS\` of the child (median).`,
-      `- Fleet: ${options.fleetTargets.toLocaleString('en')} targets in a targets file, all on the one local server, each with its own \`pg_monitor\` login role and \`password_env\` (as \`bench/fleet.mts\`); \`collectFleet(env)\` in the bench process after one warm-up run per sink, ${options.fleetRounds} runs per sink interleaved, no deadline given (the default 60 s budget), \`FLEET_CONCURRENCY=${FLEET_CONCURRENCY}\`. Pushgateway: one of its own with \`--push.disable-consistency-check\` (the README's sizing past a few hundred targets); the fleet lists its groups for the stale clean-up every run, which remote write does without. bytes, samples, batches, series: added up over the targets' \`run\` log lines (their \`summary.sinks\`) and the fleet's own group; pushed = targets whose run every sink took.`,
-      '- ratio = remote write / Pushgateway of the same N (medians; receiver CPU: means).',
+      `- Fleet: measured first, before the extra databases are made (a target is then the server's own databases, as in \`bench/fleet.mts\`); ${options.fleetTargets.toLocaleString('en')} targets in a targets file, all on the one local server, each with its own \`pg_monitor\` login role and \`password_env\` (as \`bench/fleet.mts\`); \`collectFleet(env)\` in the bench process after one warm-up run per sink, ${options.fleetRounds} runs per sink interleaved, no deadline given (the default 60 s budget), \`FLEET_CONCURRENCY=${FLEET_CONCURRENCY}\`. Pushgateway: one of its own with \`--push.disable-consistency-check\` (the README's sizing past a few hundred targets); the fleet lists its groups for the stale clean-up every run, which remote write does without. bytes, samples, batches, series: added up over the targets' \`run\` log lines (their \`summary.sinks\`) and the fleet's own group; pushed = targets whose run every sink took.`,
+      `- ratio = remote write / Pushgateway of the same N (medians; receiver CPU: means, whose step is a 10 ms tick / ${options.rounds} runs, so a receiver that used less than a tick in every run reads 0).`,
       '',
       ...sections,
-      fleetSection,
+      fleet.section,
       '',
       'Ratios against the Pushgateway measured in the same run:',
       '',
