@@ -18,9 +18,11 @@
  * Prints one table per N and `databases=N ratio warm/postgres_exporter=…`,
  * `ratio cold/postgres_exporter=…` lines, and writes bench/RESULTS.md (--quick:
  * bench/RESULTS.quick.md, git-ignored, so a quick run never replaces the full
- * results). Then runs bench/fleet.mts (with --quick when given), which writes
- * the "Fleet" section of the same file. Every server, process and temp dir is
- * removed also on error and Ctrl-C (bench/lib.mts).
+ * results). Then runs bench/fleet.mts, bench/tables.mts and
+ * bench/remote_write.mts (with --quick when given), which write the "Fleet",
+ * "Tables and indexes" and "Remote write" sections of the same file. Every
+ * server, process and temp dir is removed also on error and Ctrl-C
+ * (bench/lib.mts).
  */
 import { silentLogger } from '../src/logger.js';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -37,6 +39,7 @@ import {
   LAMBDA_128_FLAGS,
   FLEET_SECTION,
   readSection,
+  REMOTE_WRITE_SECTION,
   SERIES_CAP_SECTION,
   TABLES_SECTION,
   runToEnd,
@@ -546,9 +549,9 @@ async function main(servers: BenchServers, options: Options, started: number): P
   ].join('\n');
   // A quick run (CI's) never replaces the committed full results.
   const resultsFile = path.join('bench', options.quick ? 'RESULTS.quick.md' : 'RESULTS.md');
-  // bench/series-cap.mts and bench/fleet.mts write sections of their own into the same
-  // file: kept as they are.
-  const kept = [SERIES_CAP_SECTION, TABLES_SECTION, FLEET_SECTION]
+  // bench/series-cap.mts, bench/fleet.mts, bench/tables.mts and bench/remote_write.mts write
+  // sections of their own into the same file: kept as they are.
+  const kept = [SERIES_CAP_SECTION, TABLES_SECTION, FLEET_SECTION, REMOTE_WRITE_SECTION]
     .map((title) => readSection(resultsFile, title))
     .filter((section): section is string => section !== undefined);
   fs.writeFileSync(
@@ -579,6 +582,24 @@ async function main(servers: BenchServers, options: Options, started: number): P
   });
   if (tables !== 0) {
     console.error(`bench/tables.mts failed (exit ${String(tables)})`);
+    return 1;
+  }
+  // Remote write beside the Pushgateway, from bench/remote_write.mts (`npm run bench:remote-write`).
+  const remoteWrite = await new Promise<number | null>((resolve) => {
+    spawn(
+      process.execPath,
+      [
+        '--expose-gc',
+        '--import',
+        'tsx',
+        'bench/remote_write.mts',
+        ...(options.quick ? ['--quick'] : []),
+      ],
+      { stdio: 'inherit' },
+    ).on('exit', resolve);
+  });
+  if (remoteWrite !== 0) {
+    console.error(`bench/remote_write.mts failed (exit ${String(remoteWrite)})`);
     return 1;
   }
   return 0;

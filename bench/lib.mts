@@ -1,4 +1,5 @@
 /** What the benchmark scripts share: the bundle, the servers and their clean-up. */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -304,4 +305,45 @@ export function vmHwmKb(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** The section bench/remote_write.mts writes into the same file. */
+export const REMOTE_WRITE_SECTION = '## Remote write';
+
+let clockTicks: number | undefined;
+
+/** The kernel's USER_HZ (`getconf CLK_TCK`): the unit of utime and stime in /proc/<pid>/stat. */
+export function clockTicksPerSecond(): number {
+  if (clockTicks === undefined) {
+    const out = execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim();
+    const ticks = Number(out);
+    if (!Number.isInteger(ticks) || ticks <= 0) throw new Error(`getconf CLK_TCK printed ${out}`);
+    clockTicks = ticks;
+  }
+  return clockTicks;
+}
+
+/** CPU time (utime + stime) a live process has used so far, in ms, from /proc/<pid>/stat; NaN once it is gone. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After the command name (in brackets, may hold spaces): field 3 on; utime, stime are 14, 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond();
+  } catch {
+    return NaN;
+  }
+}
+
+/** This machine for a results file: CPUs (`nproc`), the CPU model (/proc/cpuinfo), RAM, Node. */
+export function machineInfo(): { nproc: number; cpu: string; ramGb: string; node: string } {
+  const nproc = Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  let cpu = os.cpus()[0]?.model ?? '?';
+  try {
+    const model = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (model?.[1] !== undefined) cpu = model[1].trim();
+  } catch {
+    // not Linux: os.cpus() it is
+  }
+  return { nproc, cpu, ramGb: (os.totalmem() / 1024 ** 3).toFixed(1), node: process.version };
 }
