@@ -68,6 +68,9 @@ const TABLE_AND_IO_FAMILIES = [
   'postgresql_exporter_database_visit_success',
   'postgresql_exporter_databases_not_visited',
   'postgresql_exporter_collector_age_seconds',
+  // Each sink's last delivery (with remote write configured).
+  'postgresql_exporter_last_write_success',
+  'postgresql_exporter_last_write_duration_seconds',
 ] as const;
 
 const REQUIRED_ALERTS = [
@@ -84,6 +87,8 @@ const REQUIRED_ALERTS = [
   'PostgreSQLTableDeadTuplesHigh',
   'PostgreSQLAutovacuumNotRunning',
   'PostgreSQLDatabaseVisitFailing',
+  'PostgreSQLExporterWriteFailing',
+  'PostgreSQLExporterWriteStale',
 ] as const;
 
 function read(file: string): string {
@@ -207,6 +212,18 @@ describe('alerts.yml', () => {
     );
   });
 
+  it('alerts on a failing sink per sink, and on remote-written data by its own time', () => {
+    const expr = (name: string) => rules.find((r) => r.alert === name)?.expr ?? '';
+    expect(expr('PostgreSQLExporterWriteFailing')).toMatch(
+      /^postgresql_exporter_last_write_success\{[^}]*\} == 0$/,
+    );
+    // A receiver keeps no push time: the newest sample's timestamp, past Prometheus' lookback,
+    // and never for a target the Pushgateway serves (PostgreSQLExporterStale's).
+    const stale = expr('PostgreSQLExporterWriteStale');
+    expect(stale).toMatch(/timestamp\(postgresql_up\{[^}]*\}\)\[1h:1m\]/);
+    expect(stale).toMatch(/unless on \(job, fleet, instance\)\s+last_over_time\(push_time_seconds/);
+  });
+
   it('every alert selects families the exporter pushes', async () => {
     const known = new Set([
       ...(await definedFamilies()),
@@ -305,6 +322,27 @@ describe('Grafana dashboard', () => {
     // The fleet's row: every target's last push (instance!=""), and the fleet's own group.
     expect(exprs.filter((e) => /push_time_seconds\{[^}]*instance!=""/.test(e))).not.toEqual([]);
     expect(exprs.filter((e) => /push_time_seconds\{[^}]*instance=""/.test(e))).not.toEqual([]);
+  });
+
+  it("shows each sink's deliveries apart, and remote-written data's age by its samples", () => {
+    const bySink = (family: string) =>
+      all.filter((t) => new RegExp(`\\b${family}\\{`).test(t.expr));
+    for (const family of [
+      'postgresql_exporter_last_write_success',
+      'postgresql_exporter_last_write_duration_seconds',
+    ]) {
+      const found = bySink(family);
+      expect(found, family).not.toEqual([]);
+      for (const target of found) {
+        expect(target.row, family).not.toBe(FLEET_ROW);
+        expect(target.expr, family).toMatch(/by \([^)]*\bsink\b[^)]*\)/);
+      }
+    }
+    const failures = bySink('postgresql_exporter_fleet_write_failures');
+    expect(failures.map((t) => t.row)).toEqual([FLEET_ROW]);
+    expect(all.map((t) => t.expr)).toContainEqual(
+      expect.stringMatching(/^time\(\) - max by \([^)]*\) \(timestamp\(postgresql_up\{/),
+    );
   });
 
   it('has a Fleet row, above the per-target rows', () => {
