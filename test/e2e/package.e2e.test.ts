@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as prettier from 'prettier';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ENV } from '../../src/config.js';
 import { cleanEnv, runCommand } from '../harness/command.js';
 import { runEnv } from '../harness/context.js';
 
@@ -29,6 +31,12 @@ function tempDir(prefix: string): string {
 /** Package and deploy refuse a function without it; the tests that package give one. */
 const PUSHGATEWAY_URL = 'https://pushgateway.example.com:9091';
 
+/** An Amazon Managed Service for Prometheus workspace and its remote-write URL. */
+const AMP_WORKSPACE =
+  'arn:aws:aps:eu-west-1:123456789012:workspace/ws-1234abcd-56ef-78ab-90cd-1234567890ab';
+const AMP_URL =
+  'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1234abcd-56ef-78ab-90cd-1234567890ab/api/v1/remote_write';
+
 /**
  * cleanEnv without the fleet settings of the developer's shell, which it
  * keeps: a single-target test stays one. An empty value would not do: an
@@ -37,7 +45,10 @@ const PUSHGATEWAY_URL = 'https://pushgateway.example.com:9091';
 function packageEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const result = cleanEnv({ PUSHGATEWAY_URL, ...env });
   for (const name of Object.keys(result)) {
-    if (/^(TARGETS_|FLEET_|LAMBDA_TARGET_)/.test(name) && !(name in env)) {
+    if (
+      /^(TARGETS_|FLEET_|LAMBDA_TARGET_|REMOTE_WRITE_|AMP_WORKSPACE_ARN$)/.test(name) &&
+      !(name in env)
+    ) {
       Reflect.deleteProperty(result, name);
     }
   }
@@ -165,6 +176,9 @@ describe('serverless package', () => {
     expect(env.POSTGRESQL_IAM_AUTH).toBe('');
     expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
     expect(env.PUSHGATEWAY_URL).toBe(PUSHGATEWAY_URL);
+    // A Pushgateway-only deployment: no remote-write variable, no aps permission.
+    expect(Object.keys(env).filter((name) => name.startsWith('REMOTE_WRITE_'))).toEqual([]);
+    expect(statements.flatMap((s) => s.Action).filter((a) => a.startsWith('aps:'))).toEqual([]);
     expect(zipBytes).toBeLessThan(1_500_000);
   });
 
@@ -414,6 +428,45 @@ describe('serverless package', () => {
       { PUSHGATEWAY_URL: 'http://pushgateway:9091/?job=x' },
       /serverless\.yml: PUSHGATEWAY_URL must not have a query string or fragment/,
     ],
+    [
+      'a REMOTE_WRITE_URL of another scheme',
+      [],
+      { PUSHGATEWAY_URL: '', REMOTE_WRITE_URL: 'ftp://mimir:9009/api/v1/push' },
+      /serverless\.yml: REMOTE_WRITE_URL must be an http:\/\/ or https:\/\/ URL, got the scheme "ftp:"/,
+    ],
+    [
+      'a REMOTE_WRITE_URL with a query string, beside a good PUSHGATEWAY_URL',
+      [],
+      { REMOTE_WRITE_URL: 'https://mimir:9009/api/v1/push?tenant=a' },
+      /serverless\.yml: REMOTE_WRITE_URL must not have a query string or fragment/,
+    ],
+    [
+      'a REMOTE_WRITE_ setting without REMOTE_WRITE_URL',
+      [],
+      { REMOTE_WRITE_HEADERS: 'X-Scope-OrgID: tenant-1' },
+      /serverless\.yml: REMOTE_WRITE_HEADERS is set but REMOTE_WRITE_URL is not/,
+    ],
+    [
+      'an ampWorkspaceArn without REMOTE_WRITE_URL',
+      ['--param', `ampWorkspaceArn=${AMP_WORKSPACE}`],
+      {},
+      /ampWorkspaceArn \(AMP_WORKSPACE_ARN\) is only used with REMOTE_WRITE_URL/,
+    ],
+    [
+      'a wildcard ampWorkspaceArn',
+      ['--param', 'ampWorkspaceArn=arn:aws:aps:eu-west-1:123456789012:workspace/*'],
+      { REMOTE_WRITE_URL: AMP_URL },
+      /ampWorkspaceArn must be the full ARN of an Amazon Managed Service for Prometheus workspace/,
+    ],
+    [
+      "an ampWorkspaceArn of another workspace than REMOTE_WRITE_URL's",
+      [],
+      {
+        REMOTE_WRITE_URL: AMP_URL,
+        AMP_WORKSPACE_ARN: 'arn:aws:aps:eu-west-1:123456789012:workspace/ws-other',
+      },
+      /ampWorkspaceArn names workspace ws-other in eu-west-1, but REMOTE_WRITE_URL writes to workspace ws-1234abcd-56ef-78ab-90cd-1234567890ab in eu-west-1/,
+    ],
   ] as const)('refuses %s with a clear message', async (_case, args, env, message) => {
     expect(await refused([...args], env)).toMatch(message);
   });
@@ -422,6 +475,17 @@ describe('serverless package', () => {
     const output = await refused([], { PUSHGATEWAY_URL: 'user:s3cret-pw@pushgateway:9091' });
     expect(output).toMatch(
       /serverless\.yml: PUSHGATEWAY_URL must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expect(output).not.toContain('s3cret-pw');
+  });
+
+  it('never repeats a refused REMOTE_WRITE_URL, which may hold a password', async () => {
+    const output = await refused([], {
+      PUSHGATEWAY_URL: '',
+      REMOTE_WRITE_URL: 'user:s3cret-pw@mimir:9009/api/v1/push',
+    });
+    expect(output).toMatch(
+      /serverless\.yml: REMOTE_WRITE_URL must be an http:\/\/ or https:\/\/ URL/,
     );
     expect(output).not.toContain('s3cret-pw');
   });
@@ -447,6 +511,75 @@ describe('serverless package', () => {
     expect(result.stdout + result.stderr).not.toContain('serverless.yml: PUSHGATEWAY_URL');
   });
 });
+
+// ---------------------------------------------------------------------------
+// Remote write.
+
+const APS_WRITE = { Effect: 'Allow', Action: ['aps:RemoteWrite'], Resource: AMP_WORKSPACE };
+
+describe('serverless package, remote write', () => {
+  it('passes every REMOTE_WRITE_* variable the function reads, and only those', () => {
+    const yml = record(parse(fs.readFileSync('serverless.yml', 'utf8')), 'serverless.yml');
+    const custom = record(yml.custom, 'custom');
+    const passed = Object.keys(record(custom.remoteWriteEnvironment, 'remoteWriteEnvironment'));
+    const read = Object.values(ENV).filter((name) => name.startsWith('REMOTE_WRITE_'));
+    expect(passed.sort()).toEqual([...read].sort());
+  });
+
+  it('takes REMOTE_WRITE_URL instead of PUSHGATEWAY_URL: its settings on the function, no aps grant', async () => {
+    const { fn, statements } = await packaged([], {
+      PUSHGATEWAY_URL: '',
+      REMOTE_WRITE_URL: 'https://mimir.example.com/api/v1/push',
+      REMOTE_WRITE_HEADERS: 'X-Scope-OrgID: tenant-1',
+      REMOTE_WRITE_BATCH_SAMPLES: '500',
+    });
+    const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+    expect(env).toMatchObject({
+      PUSHGATEWAY_URL: '',
+      REMOTE_WRITE_URL: 'https://mimir.example.com/api/v1/push',
+      REMOTE_WRITE_HEADERS: 'X-Scope-OrgID: tenant-1',
+      REMOTE_WRITE_BATCH_SAMPLES: '500',
+      REMOTE_WRITE_SIGV4: '',
+    });
+    // Only the log group: nothing was asked for beyond it.
+    expectLeastPrivilege(statements);
+  });
+
+  it('with ampWorkspaceArn: aps:RemoteWrite on exactly that workspace, beside both sinks', async () => {
+    const { fn, statements } = await packaged([], {
+      REMOTE_WRITE_URL: AMP_URL,
+      AMP_WORKSPACE_ARN: AMP_WORKSPACE,
+    });
+    const data = statements.filter((s) => !s.Action.every((a) => a.startsWith('logs:')));
+    expect(data).toEqual([APS_WRITE]);
+    expect(JSON.stringify(data)).not.toContain('*');
+    const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+    expect(env).toMatchObject({ PUSHGATEWAY_URL, REMOTE_WRITE_URL: AMP_URL });
+  });
+
+  it('in a fan-out fleet: both functions write, so both roles get aps:RemoteWrite and the settings', async () => {
+    expectTargetHandler();
+    const { functions } = await packagedFleet(['--param', `ampWorkspaceArn=${AMP_WORKSPACE}`], {
+      TARGETS_FILE: targetsFile(TWO_SECRETS),
+      FLEET_MODE: 'fanout',
+      PUSHGATEWAY_URL: '',
+      REMOTE_WRITE_URL: AMP_URL,
+    });
+    for (const name of ['collect', 'collectTarget']) {
+      const f = functions[name]!;
+      expect(dataStatements(f), name).toContainEqual({ ...APS_WRITE, Resource: [AMP_WORKSPACE] });
+      expect(wildcards(f.statements), name).toEqual([]);
+      expect(f.environment.REMOTE_WRITE_URL, name).toBe(AMP_URL);
+    }
+  });
+});
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${what}: expected a mapping`);
+  }
+  return value as Record<string, unknown>;
+}
 
 /**
  * The template with what changes on every build taken out: the artifact's
