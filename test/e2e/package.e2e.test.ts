@@ -2,10 +2,12 @@
  * `serverless package` and the CloudFormation template it writes: the
  * schedule, the function's limits and the IAM policy, for the default, the
  * SCHEDULE variable, --param and a stage; a fleet's functions and their
- * roles, inline and fanned out; what it must refuse (deploy too); and that it
- * leaves nothing in the temp directory.
+ * roles, inline and fanned out; remote write instead of or beside the
+ * Pushgateway (its settings, aps:RemoteWrite, and invoke local writing to a
+ * real receiver); what it must refuse (deploy too); and that it leaves nothing
+ * in the temp directory.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +17,7 @@ import { parse } from 'yaml';
 import { ENV } from '../../src/config.js';
 import { cleanEnv, runCommand } from '../harness/command.js';
 import { runEnv } from '../harness/context.js';
+import { MissingToolError, freePort, sleep } from '../harness/ports.js';
 
 /** Every folder a test makes (package output, private TMPDIR, HOME), removed at the end. */
 const dirs: string[] = [];
@@ -526,6 +529,37 @@ describe('serverless package, remote write', () => {
     expect(passed.sort()).toEqual([...read].sort());
   });
 
+  it('invoke local with REMOTE_WRITE_URL alone: the bundled function writes the run to a real receiver', async () => {
+    const receiver = await startReceiver();
+    try {
+      const writeUrl = `${receiver.url}/api/v1/write`;
+      const env = runEnv({ PUSHGATEWAY_URL: undefined, REMOTE_WRITE_URL: writeUrl });
+      const result = await runCommand(
+        'node_modules/.bin/serverless',
+        ['invoke', 'local', '-f', 'collect'],
+        cleanEnv(env),
+      );
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      const summary = printedSummary(result.stdout);
+      expect(summary.pushgateway).toBeUndefined();
+      expect(summary.remoteWrite).toBe(writeUrl);
+      expect(summary.sinks).toEqual([
+        expect.objectContaining({ sink: 'remote_write', url: writeUrl, ok: true, stale: 0 }),
+      ]);
+      const [sink] = summary.sinks as { samples: number; batches: number; bytes: number }[];
+      expect(sink!.samples).toBe(summary.series);
+      expect(sink!.batches).toBeGreaterThanOrEqual(1);
+      expect(sink!.bytes).toBeGreaterThan(0);
+      // Stored with the grouping labels, as the Pushgateway's scrape would show them.
+      const up = await receiver.query(`postgresql_up{job="${env.PUSHGATEWAY_JOB!}"}`);
+      expect(up.map((r) => [r.metric.instance, r.metric.app, r.value[1]])).toEqual([
+        [summary.instance, 'prometheus-postgresql-exporter', '1'],
+      ]);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
   it('takes REMOTE_WRITE_URL instead of PUSHGATEWAY_URL: its settings on the function, no aps grant', async () => {
     const { fn, statements } = await packaged([], {
       PUSHGATEWAY_URL: '',
@@ -573,6 +607,67 @@ describe('serverless package, remote write', () => {
     }
   });
 });
+
+/**
+ * A real Prometheus with its remote-write receiver on, scraping nothing, on
+ * 127.0.0.1; a missing binary fails the test, never skips it.
+ */
+async function startReceiver() {
+  const found = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' });
+  if (found.status !== 0)
+    throw new MissingToolError('no prometheus binary: apt-get install prometheus');
+  const dir = tempDir('remote-write-receiver-');
+  fs.writeFileSync(path.join(dir, 'prometheus.yml'), 'global:\n  evaluation_interval: 15s\n');
+  const port = await freePort();
+  const child = spawn(
+    found.stdout.trim(),
+    [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-remote-write-receiver',
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop();
+      throw new Error(`Prometheus did not become ready on ${url}`);
+    }
+    await sleep(200);
+  }
+  const query = async (expr: string) => {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = (await res.json()) as {
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
+    return body.data.result;
+  };
+  return { url, query, stop };
+}
+
+/** The summary `serverless invoke local` prints last: the pretty-printed JSON from a line "{". */
+function printedSummary(stdout: string): Record<string, unknown> {
+  const lines = stdout.split('\n');
+  const start = lines.lastIndexOf('{');
+  expect(start, stdout).toBeGreaterThanOrEqual(0);
+  const end = lines.indexOf('}', start);
+  return record(JSON.parse(lines.slice(start, end + 1).join('\n')), 'summary');
+}
 
 function record(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
