@@ -920,13 +920,19 @@ function remoteWriteHeaders(env: Env): Record<string, string> {
   const raw = read(env, variable);
   const headers: Record<string, string> = {};
   if (raw === undefined) return headers;
-  for (const pair of raw.split(',')) {
+  const pairs = raw.split(',');
+  for (const [index, pair] of pairs.entries()) {
     if (pair.trim() === '') continue;
     const colon = pair.indexOf(':');
-    const name = (colon < 0 ? pair : pair.slice(0, colon)).trim();
-    // The value is never shown: it may be a key.
-    if (colon < 0)
-      throw new ConfigError(variable, `expected Name: value, got a header "${name}" without ":"`);
+    // The value is never shown: it may be a key. Nor is an entry without a colon, which may be
+    // nothing but a value ("Name=key", or the part of a value after a comma).
+    if (colon < 0) {
+      throw new ConfigError(
+        variable,
+        `expected Name: value, got an entry without ":" (entry ${index + 1} of ${pairs.length})`,
+      );
+    }
+    const name = pair.slice(0, colon).trim();
     const value = pair.slice(colon + 1).trim();
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
       throw new ConfigError(variable, `"${name.slice(0, 100)}" is not a valid header name`);

@@ -254,8 +254,13 @@ export function exchange<T>(request: Exchange<T>): Promise<T> {
   const target = new URL(displayUrl(request.target));
   const headers: http.OutgoingHttpHeaders = { ...request.headers };
   if (request.body !== undefined) headers['content-length'] = request.body.length;
-  const { header, what } = credentials(gateway, service);
+  const { header, what: sent } = credentials(gateway, service);
   if (header !== undefined) headers.authorization = header;
+  // A request signed by its caller (SigV4) did send credentials: not the auth settings' hint.
+  const what =
+    header === undefined && Object.keys(headers).some((n) => n.toLowerCase() === 'authorization')
+      ? 'the Authorization header sent (a signature) was refused'
+      : sent;
   const secrets = [...credentialForms(gateway.url, gateway.auth), ...(request.secrets ?? [])]
     .filter((secret) => secret !== '')
     .sort((a, b) => b.length - a.length);

@@ -16,7 +16,7 @@ import type Long from 'long';
 import snappy from 'snappyjs';
 import { ENV, REMOTE_WRITE_VARS, type RemoteWriteConfig } from './config.js';
 import { BUILD_VERSION } from './collectors/self.js';
-import { PushError } from './errors.js';
+import { PushError, describeError } from './errors.js';
 import {
   eachSample,
   parseSample,
@@ -24,7 +24,8 @@ import {
   type MetricType,
   type ParsedSample,
 } from './exposition.js';
-import { exchange, isSuccess, retried, statusOnly, type Service } from './http.js';
+import { displayUrl, exchange, isSuccess, retried, statusOnly, type Service } from './http.js';
+import { clip } from './logger.js';
 import { prometheus } from './prompb/remote.js';
 import type { GroupingKey } from './target.js';
 
@@ -348,6 +349,13 @@ function explain(status: number, said: string): string {
   return '';
 }
 
+const rejected = (error: unknown) =>
+  error instanceof PushError &&
+  error.status !== undefined &&
+  error.status >= 400 &&
+  error.status < 500 &&
+  error.status !== 429;
+
 /**
  * Writes one run to the receiver. Resolves when every batch was accepted;
  * otherwise rejects, after every batch was tried, with a PushError naming
@@ -386,6 +394,18 @@ export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteR
   let stale = 0;
   const failures: { index: number; error: unknown }[] = [];
   let next = 0;
+  // Not a PushError: no credentials now is no credentials on the next attempt (not retried).
+  const signedHeaders = async (headers: Record<string, string>, body: Buffer, region: string) => {
+    try {
+      return await sign({ url: config.url, region, headers, body });
+    } catch (error) {
+      throw new Error(
+        `writing to remote write endpoint ${displayUrl(config.url)} failed: signing with SigV4 ` +
+          `(${ENV.remoteWriteSigv4}, region ${region}) failed: ${clip(describeError(error))}`,
+        { cause: error },
+      );
+    }
+  };
   const send = async (index: number) => {
     const batch = batches[index] as (typeof batches)[number];
     const { body } = batch;
@@ -400,7 +420,7 @@ export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteR
       const signed =
         config.sigv4 === undefined
           ? headers
-          : await sign({ url: config.url, region: config.sigv4.region, headers, body });
+          : await signedHeaders(headers, body, config.sigv4.region);
       return exchange({
         gateway: { url: config.url, auth: config.auth, caFile: config.caFile },
         service: REMOTE_WRITE,
@@ -437,7 +457,11 @@ export async function remoteWrite(delivery: RemoteWriteDelivery): Promise<WriteR
     written.set(target, delivery.body);
     return { samples, stale, batches: batches.length, bytes };
   }
-  // What the receiver holds now is not known: the last run written in full stays the reference.
+  // What the receiver holds now is not known: the last run written in full stays the reference,
+  // unless the receiver refused what it was sent (4xx): then the staleness markers themselves may
+  // be what it refuses, run after run, and the next write sends none (gone series end by
+  // Prometheus' lookback instead).
+  if (failures.some((f) => rejected(f.error))) written.forget(target);
   failures.sort((a, b) => a.index - b.index);
   const first = failures[0] as { index: number; error: unknown };
   const error = first.error instanceof Error ? first.error : new Error(String(first.error));

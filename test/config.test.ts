@@ -3,6 +3,7 @@ import {
   isFleet,
   DEFAULTS,
   defaultSslMode,
+  environmentSecrets,
   loadConfig,
   parseGroupingLabels,
   parseRefreshSeconds,
@@ -718,5 +719,352 @@ describe('several Pushgateways', () => {
 describe('PUSHGATEWAY_URL made of separators only', () => {
   it('is a ConfigError, not a crash', () => {
     expect(configError({ PUSHGATEWAY_URL: ' , ,' }).variable).toBe('PUSHGATEWAY_URL');
+  });
+});
+
+describe('remote write settings', () => {
+  const RW = 'http://prometheus:9090/api/v1/write';
+  const AMP =
+    'https://aps-workspaces.eu-central-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write';
+
+  it('REMOTE_WRITE_URL alone is enough: no Pushgateway, the defaults', () => {
+    const config = loadConfig({ REMOTE_WRITE_URL: RW });
+    expect(config.pushgateway.url).toBeUndefined();
+    expect(config.pushgateway.urls).toEqual([]);
+    expect(config.pushgateway.auth).toBeUndefined();
+    expect(config.remoteWrite).toEqual({
+      url: new URL(RW),
+      timeoutMs: DEFAULTS.remoteWriteTimeoutMs,
+      auth: undefined,
+      sigv4: undefined,
+      caFile: undefined,
+      headers: {},
+      batchSamples: DEFAULTS.remoteWriteBatchSamples,
+    });
+    expect(DEFAULTS.remoteWriteTimeoutMs).toBe(10_000);
+    expect(DEFAULTS.remoteWriteBatchSamples).toBe(2_000);
+  });
+
+  it('both sinks together; without REMOTE_WRITE_URL no remote write', () => {
+    const both = loadConfig({ ...base, REMOTE_WRITE_URL: RW });
+    expect(both.pushgateway.url?.href).toBe('http://pushgateway:9091/');
+    expect(both.remoteWrite?.url.href).toBe(RW);
+    expect(loadConfig(base).remoteWrite).toBeUndefined();
+    expect(loadConfig({ ...base, REMOTE_WRITE_URL: '  ' }).remoteWrite).toBeUndefined();
+  });
+
+  it('neither sink: an error naming both variables', () => {
+    const error = configError({});
+    expect(error.variable).toBe('PUSHGATEWAY_URL');
+    expect(error.message).toContain('REMOTE_WRITE_URL');
+  });
+
+  it('a REMOTE_WRITE_ setting without REMOTE_WRITE_URL is refused, naming it', () => {
+    for (const name of [
+      'REMOTE_WRITE_TIMEOUT_MS',
+      'REMOTE_WRITE_BEARER_TOKEN',
+      'REMOTE_WRITE_SIGV4',
+      'REMOTE_WRITE_HEADERS',
+      'REMOTE_WRITE_BATCH_SAMPLES',
+    ]) {
+      const error = configError({ ...base, [name]: 'x-secretish-value' });
+      expect(error.variable).toBe(name);
+      expect(error.message).toBe(`${name}: is set but REMOTE_WRITE_URL is not`);
+    }
+  });
+
+  it.each([
+    ['ftp://u:hunter2secret@rw/api/v1/write', 'must use http or https, got ftp:'],
+    ['http://u:hunter2secret@rw/api/v1/write?tenant=1', 'must not have a query string'],
+    ['http://u:hunter2secret@', 'is not a valid URL'],
+    ['rw:9090/api/v1/write', 'must use http or https'],
+  ])('a bad URL %s: refused, without its password', (url, why) => {
+    const error = configError({ REMOTE_WRITE_URL: url });
+    expect(error.variable).toBe('REMOTE_WRITE_URL');
+    expect(error.message).toContain(why);
+    expect(error.message).not.toContain('hunter2secret');
+  });
+
+  it('user:password@ in the URL is basic auth, as for the Pushgateway', () => {
+    const config = loadConfig({
+      REMOTE_WRITE_URL: 'https://ops:p%40ss@rw.example.com/api/v1/write',
+    });
+    // Sent by the request from the URL itself (src/http.ts), as with PUSHGATEWAY_URL.
+    expect(config.remoteWrite?.auth).toBeUndefined();
+    expect(config.remoteWrite?.url.username).toBe('ops');
+    expect(config.remoteWrite?.url.password).toBe('p%40ss');
+    const both = configError({
+      REMOTE_WRITE_URL: 'https://ops:hunter2secret@rw.example.com/api/v1/write',
+      REMOTE_WRITE_USERNAME: 'ops',
+      REMOTE_WRITE_PASSWORD: 'other-secret-1',
+    });
+    expect(both.variable).toBe('REMOTE_WRITE_URL');
+    expect(both.message).toContain('use one or the other');
+    const withToken = configError({
+      REMOTE_WRITE_URL: 'https://ops:hunter2secret@rw.example.com/api/v1/write',
+      REMOTE_WRITE_BEARER_TOKEN: 'tok-secret-1',
+    });
+    expect(withToken.variable).toBe('REMOTE_WRITE_BEARER_TOKEN');
+    for (const error of [both, withToken]) {
+      for (const secret of ['hunter2secret', 'other-secret-1', 'tok-secret-1']) {
+        expect(error.message).not.toContain(secret);
+      }
+    }
+  });
+
+  it('basic auth and a bearer token: each alone, never both', () => {
+    expect(
+      loadConfig({
+        REMOTE_WRITE_URL: RW,
+        REMOTE_WRITE_USERNAME: 'ops',
+        REMOTE_WRITE_PASSWORD: ' pw with spaces ',
+      }).remoteWrite?.auth,
+    ).toEqual({ kind: 'basic', username: 'ops', password: ' pw with spaces ' });
+    expect(
+      loadConfig({ REMOTE_WRITE_URL: RW, REMOTE_WRITE_BEARER_TOKEN: 'tok-1' }).remoteWrite?.auth,
+    ).toEqual({ kind: 'bearer', token: 'tok-1' });
+    const both = configError({
+      REMOTE_WRITE_URL: RW,
+      REMOTE_WRITE_USERNAME: 'ops',
+      REMOTE_WRITE_PASSWORD: 'pw-secret-1',
+      REMOTE_WRITE_BEARER_TOKEN: 'tok-secret-1',
+    });
+    expect(both.variable).toBe('REMOTE_WRITE_BEARER_TOKEN');
+    expect(both.message).toContain('cannot be used together with basic auth');
+    expect(both.message).not.toContain('pw-secret-1');
+    expect(both.message).not.toContain('tok-secret-1');
+    expect(configError({ REMOTE_WRITE_URL: RW, REMOTE_WRITE_USERNAME: 'ops' }).variable).toBe(
+      'REMOTE_WRITE_PASSWORD',
+    );
+    expect(
+      configError({ REMOTE_WRITE_URL: RW, REMOTE_WRITE_PASSWORD: 'pw-secret-1' }).variable,
+    ).toBe('REMOTE_WRITE_USERNAME');
+    const spaced = configError({ REMOTE_WRITE_URL: RW, REMOTE_WRITE_BEARER_TOKEN: 'tok secret-1' });
+    expect(spaced.message).toBe(
+      'REMOTE_WRITE_BEARER_TOKEN: must be printable ASCII without spaces',
+    );
+  });
+
+  it('the Pushgateway settings are not remote write settings, nor the other way round', () => {
+    const config = loadConfig({
+      ...base,
+      PUSHGATEWAY_BEARER_TOKEN: 'pg-tok',
+      REMOTE_WRITE_URL: RW,
+      REMOTE_WRITE_USERNAME: 'ops',
+      REMOTE_WRITE_PASSWORD: 'rw-pw',
+    });
+    expect(config.pushgateway.auth).toEqual({ kind: 'bearer', token: 'pg-tok' });
+    expect(config.remoteWrite?.auth).toEqual({ kind: 'basic', username: 'ops', password: 'rw-pw' });
+  });
+
+  it('REMOTE_WRITE_CA_FILE needs an https URL', () => {
+    expect(
+      loadConfig({ REMOTE_WRITE_URL: 'https://rw/api/v1/write', REMOTE_WRITE_CA_FILE: 'ca.pem' })
+        .remoteWrite?.caFile,
+    ).toBe('ca.pem');
+    const error = configError({ REMOTE_WRITE_URL: RW, REMOTE_WRITE_CA_FILE: 'ca.pem' });
+    expect(error.variable).toBe('REMOTE_WRITE_CA_FILE');
+    expect(error.message).toContain('needs an https REMOTE_WRITE_URL');
+  });
+
+  describe('SigV4', () => {
+    it('is on for an AMP workspace URL, the region taken from it', () => {
+      expect(loadConfig({ REMOTE_WRITE_URL: AMP }).remoteWrite?.sigv4).toEqual({
+        region: 'eu-central-1',
+      });
+      expect(
+        loadConfig({
+          REMOTE_WRITE_URL:
+            'https://aps-workspaces.cn-north-1.amazonaws.com.cn/workspaces/w/api/v1/remote_write',
+        }).remoteWrite?.sigv4,
+      ).toEqual({ region: 'cn-north-1' });
+    });
+
+    it('is off for another URL, and for an AMP URL with REMOTE_WRITE_SIGV4=false', () => {
+      expect(
+        loadConfig({ REMOTE_WRITE_URL: 'https://mimir.example.com/api/v1/push' }).remoteWrite
+          ?.sigv4,
+      ).toBeUndefined();
+      expect(
+        loadConfig({ REMOTE_WRITE_URL: AMP, REMOTE_WRITE_SIGV4: 'false' }).remoteWrite?.sigv4,
+      ).toBeUndefined();
+      // A look-alike host is not AMP.
+      expect(
+        loadConfig({
+          REMOTE_WRITE_URL: 'https://aps-workspaces.eu-central-1.amazonaws.com.evil.example/w',
+        }).remoteWrite?.sigv4,
+      ).toBeUndefined();
+    });
+
+    it('REMOTE_WRITE_SIGV4_REGION wins over the URL; AWS_REGION is the last resort', () => {
+      expect(
+        loadConfig({ REMOTE_WRITE_URL: AMP, REMOTE_WRITE_SIGV4_REGION: 'us-west-2' }).remoteWrite
+          ?.sigv4,
+      ).toEqual({ region: 'us-west-2' });
+      expect(
+        loadConfig({
+          REMOTE_WRITE_URL: 'https://proxy.example.com/aps/api/v1/remote_write',
+          REMOTE_WRITE_SIGV4: 'true',
+          AWS_REGION: 'ap-south-1',
+        }).remoteWrite?.sigv4,
+      ).toEqual({ region: 'ap-south-1' });
+      const none = configError({
+        REMOTE_WRITE_URL: 'https://proxy.example.com/aps/api/v1/remote_write',
+        REMOTE_WRITE_SIGV4: 'true',
+      });
+      expect(none.variable).toBe('REMOTE_WRITE_SIGV4_REGION');
+      expect(none.message).toContain('is required for SigV4');
+    });
+
+    it('REMOTE_WRITE_SIGV4_REGION without SigV4 is refused', () => {
+      for (const env of [
+        {
+          REMOTE_WRITE_URL: AMP,
+          REMOTE_WRITE_SIGV4: 'false',
+          REMOTE_WRITE_SIGV4_REGION: 'us-east-1',
+        },
+        { REMOTE_WRITE_URL: RW, REMOTE_WRITE_SIGV4_REGION: 'us-east-1' },
+      ]) {
+        const error = configError(env);
+        expect(error.variable).toBe('REMOTE_WRITE_SIGV4_REGION');
+        expect(error.message).toContain('REMOTE_WRITE_SIGV4 is false');
+      }
+    });
+
+    it('refuses a region that is not one, a plain http URL, a word that is not true or false', () => {
+      const region = configError({
+        REMOTE_WRITE_URL: AMP,
+        REMOTE_WRITE_SIGV4_REGION: 'Europe/Paris',
+      });
+      expect(region.variable).toBe('REMOTE_WRITE_SIGV4_REGION');
+      expect(region.message).toContain('is not an AWS region');
+      const http = configError({
+        REMOTE_WRITE_URL: RW,
+        REMOTE_WRITE_SIGV4: 'true',
+        AWS_REGION: 'eu-west-1',
+      });
+      expect(http.variable).toBe('REMOTE_WRITE_SIGV4');
+      expect(http.message).toContain('needs an https REMOTE_WRITE_URL');
+      expect(configError({ REMOTE_WRITE_URL: AMP, REMOTE_WRITE_SIGV4: 'maybe' }).variable).toBe(
+        'REMOTE_WRITE_SIGV4',
+      );
+    });
+
+    it('is not combined with basic auth or a bearer token, none of whose secrets is shown', () => {
+      for (const extra of [
+        { REMOTE_WRITE_USERNAME: 'ops', REMOTE_WRITE_PASSWORD: 'pw-secret-1' },
+        { REMOTE_WRITE_BEARER_TOKEN: 'tok-secret-1' },
+      ]) {
+        const error = configError({ REMOTE_WRITE_URL: AMP, ...extra });
+        expect(error.variable).toBe('REMOTE_WRITE_SIGV4');
+        expect(error.message).toContain(
+          'cannot be used together with basic auth or a bearer token',
+        );
+        expect(error.message).not.toMatch(/pw-secret-1|tok-secret-1/);
+      }
+      const inUrl = configError({
+        REMOTE_WRITE_URL: AMP.replace('//', '//ops:hunter2secret@'),
+      });
+      expect(inUrl.variable).toBe('REMOTE_WRITE_SIGV4');
+      expect(inUrl.message).not.toContain('hunter2secret');
+    });
+  });
+
+  describe('REMOTE_WRITE_HEADERS', () => {
+    const headers = (raw: string) =>
+      loadConfig({ REMOTE_WRITE_URL: RW, REMOTE_WRITE_HEADERS: raw }).remoteWrite?.headers;
+
+    it('reads Name: value pairs, trimmed; a value may hold a colon', () => {
+      expect(headers(' X-Scope-OrgID: tenant-1 ,X-Api-Key:abc:def, ')).toEqual({
+        'X-Scope-OrgID': 'tenant-1',
+        'X-Api-Key': 'abc:def',
+      });
+    });
+
+    it.each([
+      'Authorization',
+      'authorization',
+      'Content-Encoding',
+      'Content-Type',
+      'Content-Length',
+      'Host',
+      'User-Agent',
+      'X-Prometheus-Remote-Write-Version',
+      'X-Amz-Date',
+      'X-Amz-Security-Token',
+      'X-Amz-Content-Sha256',
+      'Transfer-Encoding',
+      'Connection',
+    ])('refuses %s, set by the exporter itself, without showing the value', (name) => {
+      const error = configError({
+        REMOTE_WRITE_URL: RW,
+        REMOTE_WRITE_HEADERS: `X-Ok: 1, ${name}: Bearer sekrit-value-1`,
+      });
+      expect(error.variable).toBe('REMOTE_WRITE_HEADERS');
+      expect(error.message).toContain(`"${name}" is set by the exporter itself`);
+      expect(error.message).not.toContain('sekrit-value-1');
+    });
+
+    it.each([
+      ['no colon', 'X-Api-Key sekrit-value-1', /expected Name: value/],
+      ['an equals sign for the colon', 'X-Api-Key=sekrit-value-1', /expected Name: value/],
+      ['a bare value', 'sekrit-value-1', /expected Name: value/],
+      ['a comma in a value', 'X-Api-Key: abc,sekrit-value-1', /entry 2 of 2/],
+      ['a bad name', 'X Api: sekrit-value-1', /is not a valid header name/],
+      ['an empty value', 'X-Api-Key:', /must be printable ASCII, not empty/],
+      ['a value outside printable ASCII', 'X-Api-Key: sekrit-välue-1', /printable ASCII/],
+      ['the same name twice', 'X-Api-Key: sekrit-value-1, x-api-key: sekrit-value-1', /twice/],
+    ])('refuses %s, without showing the value', (_what, raw, why) => {
+      const error = configError({ REMOTE_WRITE_URL: RW, REMOTE_WRITE_HEADERS: raw });
+      expect(error.variable).toBe('REMOTE_WRITE_HEADERS');
+      expect(error.message).toMatch(why);
+      expect(error.message).not.toMatch(/sekrit-v.lue-1/);
+    });
+  });
+
+  describe('numeric bounds', () => {
+    it.each([
+      ['REMOTE_WRITE_TIMEOUT_MS', '100', 100],
+      ['REMOTE_WRITE_TIMEOUT_MS', '900000', 900_000],
+      ['REMOTE_WRITE_BATCH_SAMPLES', '1', 1],
+      ['REMOTE_WRITE_BATCH_SAMPLES', '100000', 100_000],
+    ])('%s=%s is taken', (name, raw, value) => {
+      const config = loadConfig({ REMOTE_WRITE_URL: RW, [name]: raw }).remoteWrite;
+      expect(name === 'REMOTE_WRITE_TIMEOUT_MS' ? config?.timeoutMs : config?.batchSamples).toBe(
+        value,
+      );
+    });
+
+    it.each([
+      ['REMOTE_WRITE_TIMEOUT_MS', '99'],
+      ['REMOTE_WRITE_TIMEOUT_MS', '900001'],
+      ['REMOTE_WRITE_TIMEOUT_MS', '1.5'],
+      ['REMOTE_WRITE_TIMEOUT_MS', '-5'],
+      ['REMOTE_WRITE_BATCH_SAMPLES', '0'],
+      ['REMOTE_WRITE_BATCH_SAMPLES', '100001'],
+      ['REMOTE_WRITE_BATCH_SAMPLES', 'lots'],
+    ])('%s=%s is refused, naming it', (name, raw) => {
+      const error = configError({ REMOTE_WRITE_URL: RW, [name]: raw });
+      expect(error.variable).toBe(name);
+      expect(error.message).toMatch(/must be (a whole number )?from \d+ to \d+/);
+    });
+  });
+
+  it("environmentSecrets has the remote write password, token, URL password and every header's value", () => {
+    const secrets = environmentSecrets({
+      REMOTE_WRITE_URL: 'https://ops:url-secret-1@rw/api/v1/write',
+      REMOTE_WRITE_PASSWORD: 'pw-secret-1',
+      REMOTE_WRITE_BEARER_TOKEN: 'tok-secret-1',
+      REMOTE_WRITE_HEADERS: 'X-Scope-OrgID: tenant-1, X-Api-Key: key-secret-1',
+    });
+    expect(secrets).toEqual(
+      expect.arrayContaining([
+        'url-secret-1',
+        'pw-secret-1',
+        'tok-secret-1',
+        'tenant-1',
+        'key-secret-1',
+      ]),
+    );
   });
 });

@@ -13,11 +13,9 @@ import { collectFleet } from '../../src/fleet/fleet.js';
 import { collect } from '../../src/run.js';
 import { SEED_FAMILIES } from '../fixtures/seed-families.js';
 import { runEnv, servers, superuser } from '../harness/context.js';
+import { ALERTS, concreteQuery, panelQueries } from '../harness/dashboard.js';
 import { sleep } from '../harness/ports.js';
 import { startPrometheus, type PrometheusServer } from '../harness/prometheus.js';
-
-const DASHBOARD = 'ops/grafana/dashboards/postgresql.json';
-const ALERTS = 'ops/prometheus/alerts.yml';
 
 let prometheus: PrometheusServer;
 const FLEET = 'dashboard-fleet';
@@ -29,47 +27,6 @@ const env = runEnv({
 });
 const { postgres } = servers();
 const instance = `${postgres.host}:${postgres.port}/postgres`;
-
-interface Panel {
-  type?: string;
-  title?: string;
-  targets?: { expr?: string }[];
-  panels?: Panel[];
-}
-
-/**
- * The query of every panel, but those of the Fleet row: this run is one
- * target, which pushes none of the fleet's families.
- */
-function panelQueries(fleetRow = false): { title: string; expr: string }[] {
-  const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] };
-  const queries: { title: string; expr: string }[] = [];
-  let row = '';
-  const walk = (panels: Panel[]) => {
-    for (const panel of panels) {
-      if (panel.type === 'row') row = panel.title ?? '';
-      if ((row === 'Fleet') !== fleetRow) continue;
-      for (const target of panel.targets ?? []) {
-        if (target.expr !== undefined)
-          queries.push({ title: panel.title ?? '?', expr: target.expr });
-      }
-      walk(panel.panels ?? []);
-    }
-  };
-  walk(dashboard.panels);
-  return queries;
-}
-
-/** A panel query with Grafana's variables filled in as the dashboard would. */
-function concreteQuery(expr: string, fleet: string, target: string): string {
-  return expr
-    .replaceAll('$__rate_interval', '1m')
-    .replaceAll('$__interval', '1m')
-    .replaceAll('$job', 'postgresql-exporter')
-    .replaceAll('$fleet', fleet)
-    .replaceAll('$instance', target)
-    .replaceAll('$database', '.*');
-}
 
 async function eventually<T>(
   what: string,
@@ -86,7 +43,10 @@ async function eventually<T>(
 }
 
 beforeAll(async () => {
-  prometheus = await startPrometheus(servers().pushgatewayUrl, [ALERTS]);
+  prometheus = await startPrometheus({
+    pushgatewayUrl: servers().pushgatewayUrl,
+    ruleFiles: [ALERTS],
+  });
   // A user table, so the business example (tables per schema) has a series; with an index
   // never scanned and a vacuum, so "Unused indexes" and "Vacuum age" have rows.
   const admin = await superuser();
