@@ -2,10 +2,10 @@
 // deploy/resolve.cjs cannot do from variable resolution, which runs for every
 // command alike (invoke local, offline, print, remove):
 //
-// - checks that only packaging and deploying need: PUSHGATEWAY_URL, which a
-//   local run may take from elsewhere, but a deployed function must have, and
-//   TARGETS_FILE, which a local run may read from anywhere, but a deployed
-//   function only from its package;
+// - checks that only packaging and deploying need: a sink (PUSHGATEWAY_URL or
+//   REMOTE_WRITE_URL, or both), which a local run may take from elsewhere, but
+//   a deployed function must have, and TARGETS_FILE, which a local run may
+//   read from anywhere, but a deployed function only from its package;
 // - removing serverless-esbuild's zip staging folder from the temp directory.
 'use strict';
 
@@ -17,35 +17,60 @@ const { Buffer } = require('node:buffer');
 const { URL } = require('node:url');
 
 const PUSHGATEWAY_URL = 'PUSHGATEWAY_URL';
+const REMOTE_WRITE_URL = 'REMOTE_WRITE_URL';
 const TARGETS_FILE = 'TARGETS_FILE';
 /** The folder serverless.yml packages for targets files (package.patterns). */
 const TARGETS_FOLDER = 'targets';
 
+const text = (value) => (value === undefined || value === null ? '' : String(value).trim());
+
 /**
- * PUSHGATEWAY_URL as the deployed function reads it: required, http or https,
- * no query string or fragment (src/config.ts refuses those at every run).
- * Returns the problem, or undefined. Never repeats the value: it may hold a
+ * A sink's URL as the deployed function reads it: http or https, no query
+ * string or fragment (src/config.ts refuses those at every run). Returns the
+ * problem, or undefined. Never repeats the value: it may hold a
  * user:password@.
  */
-function pushgatewayUrlProblem(value) {
-  const raw = value === undefined || value === null ? '' : String(value).trim();
-  const example = 'e.g. PUSHGATEWAY_URL=https://pushgateway.example.com:9091';
-  if (raw === '') {
-    return `${PUSHGATEWAY_URL} is required: the function pushes there on every run (${example})`;
-  }
+function urlProblem(name, raw, example) {
   let url;
   try {
     url = new URL(raw);
   } catch {
-    return `${PUSHGATEWAY_URL} is not a URL (${example})`;
+    return `${name} is not a URL (${example})`;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return `${PUSHGATEWAY_URL} must be an http:// or https:// URL, got the scheme "${url.protocol}" (${example})`;
+    return `${name} must be an http:// or https:// URL, got the scheme "${url.protocol}" (${example})`;
   }
   if (url.search !== '' || url.hash !== '') {
-    return `${PUSHGATEWAY_URL} must not have a query string or fragment`;
+    return `${name} must not have a query string or fragment`;
   }
   return undefined;
+}
+
+/**
+ * The sinks of the deployed function: PUSHGATEWAY_URL, REMOTE_WRITE_URL, or
+ * both; at least one, since the function delivers every run to them.
+ * Returns the problem, or undefined.
+ */
+function sinksProblem(environment) {
+  const pushgateway = text(environment[PUSHGATEWAY_URL]);
+  const remoteWrite = text(environment[REMOTE_WRITE_URL]);
+  const example = 'e.g. PUSHGATEWAY_URL=https://pushgateway.example.com:9091';
+  if (pushgateway === '' && remoteWrite === '') {
+    return (
+      `${PUSHGATEWAY_URL} is required, unless ${REMOTE_WRITE_URL} is set: the function ` +
+      `delivers every run there (${example}, or REMOTE_WRITE_URL=https://mimir.example.com/api/v1/push)`
+    );
+  }
+  return (
+    (pushgateway === '' ? undefined : urlProblem(PUSHGATEWAY_URL, pushgateway, example)) ??
+    (remoteWrite === ''
+      ? undefined
+      : urlProblem(
+          REMOTE_WRITE_URL,
+          remoteWrite,
+          "e.g. REMOTE_WRITE_URL=https://prometheus.example.com/api/v1/write, the receiver's write path",
+        ))
+  );
 }
 
 /**
@@ -133,7 +158,7 @@ class DeployPlugin {
         ...(service.getFunction(name).environment ?? {}),
       };
       const problem =
-        pushgatewayUrlProblem(environment[PUSHGATEWAY_URL]) ??
+        sinksProblem(environment) ??
         targetsFileProblem(environment[TARGETS_FILE]) ??
         environmentSizeProblem(name, environment);
       if (problem !== undefined) this.fail(problem);

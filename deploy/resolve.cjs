@@ -5,6 +5,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { URL } = require('node:url');
 const YAML = require('yaml');
 
 // tsx's disk cache (os.tmpdir()/tsx-<uid>) would gain a file on every serverless command:
@@ -117,9 +118,10 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/;
  */
 module.exports.iamStatements = async (context) => {
   const plan = await fleet(context);
-  if (plan === undefined) return singleTargetStatements(context);
+  const write = await remoteWriteStatements(context);
+  if (plan === undefined) return [...(await singleTargetStatements(context)), ...write];
   if (plan.mode === 'fanout') return [];
-  return [...schedulerStatements(plan), ...(await targetStatements(context, plan))];
+  return [...schedulerStatements(plan), ...(await targetStatements(context, plan)), ...write];
 };
 
 /**
@@ -269,6 +271,82 @@ async function vpc({ resolveVariable }) {
     fail('VPC placement needs both subnetIds and securityGroupIds');
   }
   return { subnetIds, securityGroupIds };
+}
+
+// ---------------------------------------------------------------------------
+// Remote write (REMOTE_WRITE_URL): the function's settings, and aps:RemoteWrite for Amazon
+// Managed Service for Prometheus.
+
+/** An AMP workspace: arn:aws:aps:<region>:<account>:workspace/ws-<id>, no wildcard. */
+const AMP_WORKSPACE_ARN = /^arn:aws[a-z-]*:aps:([a-z0-9-]+):\d{12}:workspace\/(ws-[A-Za-z0-9-]+)$/;
+/** An AMP remote-write URL: its region and workspace, to check the ARN against. */
+const AMP_URL_HOST = /^aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
+const AMP_URL_PATH = /^\/workspaces\/(ws-[A-Za-z0-9-]+)\//;
+
+/**
+ * custom.remoteWriteEnvironment as the functions get it: all of it when
+ * REMOTE_WRITE_URL is set, nothing otherwise, so that a Pushgateway-only
+ * deployment is deployed as it was before remote write. A REMOTE_WRITE_*
+ * setting without the URL is refused, as src/config.ts refuses it at every
+ * run.
+ */
+async function remoteWriteEnvironment(context) {
+  const environment =
+    (await context.resolveConfigurationProperty(['custom', 'remoteWriteEnvironment'])) ?? {};
+  const values = Object.fromEntries(
+    Object.entries(environment).map(([name, value]) => [
+      name,
+      value === undefined || value === null ? '' : String(value),
+    ]),
+  );
+  if ((values[ENV.remoteWriteUrl] ?? '').trim() !== '') return values;
+  // The password is not trimmed, as the function does not trim it: spaces alone are a value.
+  const stray = Object.keys(values).find((name) =>
+    name === ENV.remoteWritePassword ? values[name] !== '' : values[name].trim() !== '',
+  );
+  if (stray !== undefined) fail(`${stray} is set but ${ENV.remoteWriteUrl} is not`);
+  return {};
+}
+
+/**
+ * aps:RemoteWrite on the one AMP workspace of ampWorkspaceArn, for every
+ * function that writes (each run's targets and a fleet's own group); none
+ * without it. The ARN must name the workspace of an AMP REMOTE_WRITE_URL.
+ */
+async function remoteWriteStatements(context) {
+  const arn = await param(context.resolveVariable, 'ampWorkspaceArn');
+  if (arn === '') return [];
+  const url = ((await remoteWriteEnvironment(context))[ENV.remoteWriteUrl] ?? '').trim();
+  if (url === '') {
+    fail(
+      `ampWorkspaceArn (AMP_WORKSPACE_ARN) is only used with ${ENV.remoteWriteUrl}: ` +
+        "set it to the workspace's remote-write URL",
+    );
+  }
+  const parts = AMP_WORKSPACE_ARN.exec(arn);
+  if (parts === null) {
+    fail(
+      'ampWorkspaceArn must be the full ARN of an Amazon Managed Service for Prometheus ' +
+        'workspace, like arn:aws:aps:eu-west-1:123456789012:workspace/ws-1234abcd-56ef-78ab-90cd-1234567890ab ' +
+        `(no wildcard); got "${arn}"`,
+    );
+  }
+  const [, region, workspace] = parts;
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  const host = parsed === undefined ? null : AMP_URL_HOST.exec(parsed.hostname);
+  const path = parsed === undefined ? null : AMP_URL_PATH.exec(parsed.pathname);
+  if (host !== null && path !== null && (host[1] !== region || path[1] !== workspace)) {
+    fail(
+      `ampWorkspaceArn names workspace ${workspace} in ${region}, but ${ENV.remoteWriteUrl} ` +
+        `writes to workspace ${path[1]} in ${host[1]}: the role could not write there`,
+    );
+  }
+  return [{ Effect: 'Allow', Action: ['aps:RemoteWrite'], Resource: [arn] }];
 }
 
 // ---------------------------------------------------------------------------
@@ -621,8 +699,16 @@ module.exports.functions = async (context) => {
     placement === undefined ? definition : { ...definition, vpc: placement };
   const collect = await context.resolveConfigurationProperty(['custom', 'collect']);
   const plan = await fleet(context);
-  if (plan === undefined) return { collect: placed(collect) };
-  const environment = await fleetEnvironment(context, plan);
+  const remoteWrite = await remoteWriteEnvironment(context);
+  if (plan === undefined) {
+    // No `environment` key without remote write: the template stays as it was.
+    return {
+      collect: placed(
+        Object.keys(remoteWrite).length === 0 ? collect : { ...collect, environment: remoteWrite },
+      ),
+    };
+  }
+  const environment = { ...(await fleetEnvironment(context, plan)), ...remoteWrite };
   const provided = await context.resolveConfigurationProperty(['provider', 'environment']);
   const taken = new Set([...Object.keys(provided ?? {}), ...Object.keys(environment)]);
   const passwords = passwordEnvironment(plan, taken);
@@ -714,18 +800,26 @@ function role(policyName, logGroupLogicalId, statements, placement) {
  * CloudFormation resources: with fan-out, the two functions' roles. The
  * scheduler may discover and invoke collectTarget, nothing of the targets;
  * collectTarget may log in to the targets, and neither discover nor invoke.
+ * Both may write to the one AMP workspace of ampWorkspaceArn, when given.
  */
 module.exports.resources = async (context) => {
   const plan = await fleet(context);
   if (plan === undefined || plan.mode !== 'fanout') return {};
   const placement = await vpc(context);
+  // Both write: collectTarget each target's run, collect the fleet's own group.
+  const write = await remoteWriteStatements(context);
   return {
     Resources: {
-      [COLLECT_ROLE]: role('collect', 'CollectLogGroup', schedulerStatements(plan), placement),
+      [COLLECT_ROLE]: role(
+        'collect',
+        'CollectLogGroup',
+        [...schedulerStatements(plan), ...write],
+        placement,
+      ),
       [TARGET_ROLE]: role(
         TARGET_FUNCTION,
         'CollectTargetLogGroup',
-        await targetStatements(context, plan),
+        [...(await targetStatements(context, plan)), ...write],
         placement,
       ),
     },

@@ -7,8 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COLLECTOR_TABLE } from '../src/collectors/index.js';
-import { SELF_FAMILIES } from '../src/collectors/self.js';
-import { FLEET_FAMILIES } from '../src/fleet/metrics.js';
+import {
+  LAST_WRITE_DURATION_METRIC,
+  LAST_WRITE_SUCCESS_METRIC,
+  SELF_FAMILIES,
+} from '../src/collectors/self.js';
+import { FLEET_FAMILIES, FLEET_WRITE_FAILURES_METRIC } from '../src/fleet/metrics.js';
 
 const readme = fs.readFileSync('README.md', 'utf8');
 
@@ -59,6 +63,39 @@ describe('README', () => {
     for (const family of [...SELF_FAMILIES, ...FLEET_FAMILIES]) {
       expect(readme, family.name).toContain(`\`${family.name}\``);
     }
+  });
+
+  it("gives remote write's families with their labels and help texts as the exporter writes them", () => {
+    for (const family of [
+      LAST_WRITE_SUCCESS_METRIC,
+      LAST_WRITE_DURATION_METRIC,
+      FLEET_WRITE_FAILURES_METRIC,
+    ]) {
+      const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const labels = family.labelNames.map((l) => `\`${l}\``).join(', ');
+      const row = new RegExp(
+        `^\\| \`${family.name}\` +\\| ${escape(labels)} +\\| ${escape(family.help)} +\\|$`,
+        'm',
+      );
+      expect(readme, family.name).toMatch(row);
+    }
+  });
+
+  it('documents every remote-write setting in its own table, with its default', async () => {
+    const { ENV, DEFAULTS } = await import('../src/config.js');
+    const start = readme.indexOf('### Remote-write endpoint\n');
+    const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
+    const names = Object.values(ENV).filter((name) => name.startsWith('REMOTE_WRITE_'));
+    expect(names.length).toBeGreaterThanOrEqual(10);
+    for (const name of names) expect(section, name).toContain(`| \`${name}\``);
+    expect(section).toMatch(
+      new RegExp(`\\| \`REMOTE_WRITE_TIMEOUT_MS\` +\\| \`${DEFAULTS.remoteWriteTimeoutMs}\` `),
+    );
+    expect(section).toMatch(
+      new RegExp(
+        `\\| \`REMOTE_WRITE_BATCH_SAMPLES\` +\\| \`${DEFAULTS.remoteWriteBatchSamples}\` `,
+      ),
+    );
   });
 
   it('lists every collector with its real default in the switch table', () => {

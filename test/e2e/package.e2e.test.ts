@@ -2,17 +2,22 @@
  * `serverless package` and the CloudFormation template it writes: the
  * schedule, the function's limits and the IAM policy, for the default, the
  * SCHEDULE variable, --param and a stage; a fleet's functions and their
- * roles, inline and fanned out; what it must refuse (deploy too); and that it
- * leaves nothing in the temp directory.
+ * roles, inline and fanned out; remote write instead of or beside the
+ * Pushgateway (its settings, aps:RemoteWrite, and invoke local writing to a
+ * real receiver); what it must refuse (deploy too); and that it leaves nothing
+ * in the temp directory.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as prettier from 'prettier';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ENV } from '../../src/config.js';
 import { cleanEnv, runCommand } from '../harness/command.js';
 import { runEnv } from '../harness/context.js';
+import { MissingToolError, freePort, sleep } from '../harness/ports.js';
 
 /** Every folder a test makes (package output, private TMPDIR, HOME), removed at the end. */
 const dirs: string[] = [];
@@ -29,6 +34,12 @@ function tempDir(prefix: string): string {
 /** Package and deploy refuse a function without it; the tests that package give one. */
 const PUSHGATEWAY_URL = 'https://pushgateway.example.com:9091';
 
+/** An Amazon Managed Service for Prometheus workspace and its remote-write URL. */
+const AMP_WORKSPACE =
+  'arn:aws:aps:eu-west-1:123456789012:workspace/ws-1234abcd-56ef-78ab-90cd-1234567890ab';
+const AMP_URL =
+  'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1234abcd-56ef-78ab-90cd-1234567890ab/api/v1/remote_write';
+
 /**
  * cleanEnv without the fleet settings of the developer's shell, which it
  * keeps: a single-target test stays one. An empty value would not do: an
@@ -37,7 +48,10 @@ const PUSHGATEWAY_URL = 'https://pushgateway.example.com:9091';
 function packageEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const result = cleanEnv({ PUSHGATEWAY_URL, ...env });
   for (const name of Object.keys(result)) {
-    if (/^(TARGETS_|FLEET_|LAMBDA_TARGET_)/.test(name) && !(name in env)) {
+    if (
+      /^(TARGETS_|FLEET_|LAMBDA_TARGET_|REMOTE_WRITE_|AMP_WORKSPACE_ARN$)/.test(name) &&
+      !(name in env)
+    ) {
       Reflect.deleteProperty(result, name);
     }
   }
@@ -165,6 +179,9 @@ describe('serverless package', () => {
     expect(env.POSTGRESQL_IAM_AUTH).toBe('');
     expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
     expect(env.PUSHGATEWAY_URL).toBe(PUSHGATEWAY_URL);
+    // A Pushgateway-only deployment: no remote-write variable, no aps permission.
+    expect(Object.keys(env).filter((name) => name.startsWith('REMOTE_WRITE_'))).toEqual([]);
+    expect(statements.flatMap((s) => s.Action).filter((a) => a.startsWith('aps:'))).toEqual([]);
     expect(zipBytes).toBeLessThan(1_500_000);
   });
 
@@ -414,6 +431,45 @@ describe('serverless package', () => {
       { PUSHGATEWAY_URL: 'http://pushgateway:9091/?job=x' },
       /serverless\.yml: PUSHGATEWAY_URL must not have a query string or fragment/,
     ],
+    [
+      'a REMOTE_WRITE_URL of another scheme',
+      [],
+      { PUSHGATEWAY_URL: '', REMOTE_WRITE_URL: 'ftp://mimir:9009/api/v1/push' },
+      /serverless\.yml: REMOTE_WRITE_URL must be an http:\/\/ or https:\/\/ URL, got the scheme "ftp:"/,
+    ],
+    [
+      'a REMOTE_WRITE_URL with a query string, beside a good PUSHGATEWAY_URL',
+      [],
+      { REMOTE_WRITE_URL: 'https://mimir:9009/api/v1/push?tenant=a' },
+      /serverless\.yml: REMOTE_WRITE_URL must not have a query string or fragment/,
+    ],
+    [
+      'a REMOTE_WRITE_ setting without REMOTE_WRITE_URL',
+      [],
+      { REMOTE_WRITE_HEADERS: 'X-Scope-OrgID: tenant-1' },
+      /serverless\.yml: REMOTE_WRITE_HEADERS is set but REMOTE_WRITE_URL is not/,
+    ],
+    [
+      'an ampWorkspaceArn without REMOTE_WRITE_URL',
+      ['--param', `ampWorkspaceArn=${AMP_WORKSPACE}`],
+      {},
+      /ampWorkspaceArn \(AMP_WORKSPACE_ARN\) is only used with REMOTE_WRITE_URL/,
+    ],
+    [
+      'a wildcard ampWorkspaceArn',
+      ['--param', 'ampWorkspaceArn=arn:aws:aps:eu-west-1:123456789012:workspace/*'],
+      { REMOTE_WRITE_URL: AMP_URL },
+      /ampWorkspaceArn must be the full ARN of an Amazon Managed Service for Prometheus workspace/,
+    ],
+    [
+      "an ampWorkspaceArn of another workspace than REMOTE_WRITE_URL's",
+      [],
+      {
+        REMOTE_WRITE_URL: AMP_URL,
+        AMP_WORKSPACE_ARN: 'arn:aws:aps:eu-west-1:123456789012:workspace/ws-other',
+      },
+      /ampWorkspaceArn names workspace ws-other in eu-west-1, but REMOTE_WRITE_URL writes to workspace ws-1234abcd-56ef-78ab-90cd-1234567890ab in eu-west-1/,
+    ],
   ] as const)('refuses %s with a clear message', async (_case, args, env, message) => {
     expect(await refused([...args], env)).toMatch(message);
   });
@@ -422,6 +478,17 @@ describe('serverless package', () => {
     const output = await refused([], { PUSHGATEWAY_URL: 'user:s3cret-pw@pushgateway:9091' });
     expect(output).toMatch(
       /serverless\.yml: PUSHGATEWAY_URL must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expect(output).not.toContain('s3cret-pw');
+  });
+
+  it('never repeats a refused REMOTE_WRITE_URL, which may hold a password', async () => {
+    const output = await refused([], {
+      PUSHGATEWAY_URL: '',
+      REMOTE_WRITE_URL: 'user:s3cret-pw@mimir:9009/api/v1/push',
+    });
+    expect(output).toMatch(
+      /serverless\.yml: REMOTE_WRITE_URL must be an http:\/\/ or https:\/\/ URL/,
     );
     expect(output).not.toContain('s3cret-pw');
   });
@@ -447,6 +514,167 @@ describe('serverless package', () => {
     expect(result.stdout + result.stderr).not.toContain('serverless.yml: PUSHGATEWAY_URL');
   });
 });
+
+// ---------------------------------------------------------------------------
+// Remote write.
+
+const APS_WRITE = { Effect: 'Allow', Action: ['aps:RemoteWrite'], Resource: AMP_WORKSPACE };
+
+describe('serverless package, remote write', () => {
+  it('passes every REMOTE_WRITE_* variable the function reads, and only those', () => {
+    const yml = record(parse(fs.readFileSync('serverless.yml', 'utf8')), 'serverless.yml');
+    const custom = record(yml.custom, 'custom');
+    const passed = Object.keys(record(custom.remoteWriteEnvironment, 'remoteWriteEnvironment'));
+    const read = Object.values(ENV).filter((name) => name.startsWith('REMOTE_WRITE_'));
+    expect(passed.sort()).toEqual([...read].sort());
+  });
+
+  it('invoke local with REMOTE_WRITE_URL alone: the bundled function writes the run to a real receiver', async () => {
+    const receiver = await startReceiver();
+    try {
+      const writeUrl = `${receiver.url}/api/v1/write`;
+      const env = runEnv({ PUSHGATEWAY_URL: undefined, REMOTE_WRITE_URL: writeUrl });
+      const result = await runCommand(
+        'node_modules/.bin/serverless',
+        ['invoke', 'local', '-f', 'collect'],
+        cleanEnv(env),
+      );
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      const summary = printedSummary(result.stdout);
+      expect(summary.pushgateway).toBeUndefined();
+      expect(summary.remoteWrite).toBe(writeUrl);
+      expect(summary.sinks).toEqual([
+        expect.objectContaining({ sink: 'remote_write', url: writeUrl, ok: true, stale: 0 }),
+      ]);
+      const [sink] = summary.sinks as { samples: number; batches: number; bytes: number }[];
+      expect(sink!.samples).toBe(summary.series);
+      expect(sink!.batches).toBeGreaterThanOrEqual(1);
+      expect(sink!.bytes).toBeGreaterThan(0);
+      // Stored with the grouping labels, as the Pushgateway's scrape would show them.
+      const up = await receiver.query(`postgresql_up{job="${env.PUSHGATEWAY_JOB!}"}`);
+      expect(up.map((r) => [r.metric.instance, r.metric.app, r.value[1]])).toEqual([
+        [summary.instance, 'prometheus-postgresql-exporter', '1'],
+      ]);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it('takes REMOTE_WRITE_URL instead of PUSHGATEWAY_URL: its settings on the function, no aps grant', async () => {
+    const { fn, statements } = await packaged([], {
+      PUSHGATEWAY_URL: '',
+      REMOTE_WRITE_URL: 'https://mimir.example.com/api/v1/push',
+      REMOTE_WRITE_HEADERS: 'X-Scope-OrgID: tenant-1',
+      REMOTE_WRITE_BATCH_SAMPLES: '500',
+    });
+    const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+    expect(env).toMatchObject({
+      PUSHGATEWAY_URL: '',
+      REMOTE_WRITE_URL: 'https://mimir.example.com/api/v1/push',
+      REMOTE_WRITE_HEADERS: 'X-Scope-OrgID: tenant-1',
+      REMOTE_WRITE_BATCH_SAMPLES: '500',
+      REMOTE_WRITE_SIGV4: '',
+    });
+    // Only the log group: nothing was asked for beyond it.
+    expectLeastPrivilege(statements);
+  });
+
+  it('with ampWorkspaceArn: aps:RemoteWrite on exactly that workspace, beside both sinks', async () => {
+    const { fn, statements } = await packaged([], {
+      REMOTE_WRITE_URL: AMP_URL,
+      AMP_WORKSPACE_ARN: AMP_WORKSPACE,
+    });
+    const data = statements.filter((s) => !s.Action.every((a) => a.startsWith('logs:')));
+    expect(data).toEqual([APS_WRITE]);
+    expect(JSON.stringify(data)).not.toContain('*');
+    const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+    expect(env).toMatchObject({ PUSHGATEWAY_URL, REMOTE_WRITE_URL: AMP_URL });
+  });
+
+  it('in a fan-out fleet: both functions write, so both roles get aps:RemoteWrite and the settings', async () => {
+    expectTargetHandler();
+    const { functions } = await packagedFleet(['--param', `ampWorkspaceArn=${AMP_WORKSPACE}`], {
+      TARGETS_FILE: targetsFile(TWO_SECRETS),
+      FLEET_MODE: 'fanout',
+      PUSHGATEWAY_URL: '',
+      REMOTE_WRITE_URL: AMP_URL,
+    });
+    for (const name of ['collect', 'collectTarget']) {
+      const f = functions[name]!;
+      expect(dataStatements(f), name).toContainEqual({ ...APS_WRITE, Resource: [AMP_WORKSPACE] });
+      expect(wildcards(f.statements), name).toEqual([]);
+      expect(f.environment.REMOTE_WRITE_URL, name).toBe(AMP_URL);
+    }
+  });
+});
+
+/**
+ * A real Prometheus with its remote-write receiver on, scraping nothing, on
+ * 127.0.0.1; a missing binary fails the test, never skips it.
+ */
+async function startReceiver() {
+  const found = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' });
+  if (found.status !== 0)
+    throw new MissingToolError('no prometheus binary: apt-get install prometheus');
+  const dir = tempDir('remote-write-receiver-');
+  fs.writeFileSync(path.join(dir, 'prometheus.yml'), 'global:\n  evaluation_interval: 15s\n');
+  const port = await freePort();
+  const child = spawn(
+    found.stdout.trim(),
+    [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-remote-write-receiver',
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop();
+      throw new Error(`Prometheus did not become ready on ${url}`);
+    }
+    await sleep(200);
+  }
+  const query = async (expr: string) => {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = (await res.json()) as {
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
+    return body.data.result;
+  };
+  return { url, query, stop };
+}
+
+/** The summary `serverless invoke local` prints last: the pretty-printed JSON from a line "{". */
+function printedSummary(stdout: string): Record<string, unknown> {
+  const lines = stdout.split('\n');
+  const start = lines.lastIndexOf('{');
+  expect(start, stdout).toBeGreaterThanOrEqual(0);
+  const end = lines.indexOf('}', start);
+  return record(JSON.parse(lines.slice(start, end + 1).join('\n')), 'summary');
+}
+
+function record(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${what}: expected a mapping`);
+  }
+  return value as Record<string, unknown>;
+}
 
 /**
  * The template with what changes on every build taken out: the artifact's

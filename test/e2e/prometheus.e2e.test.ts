@@ -116,6 +116,8 @@ describe('Prometheus scraping the Pushgateway', () => {
       // "All" of the fleet selector: a single-target deployment has no fleet label.
       const concrete = concreteQuery(expr, '.*', instance);
       expect(concrete, title).not.toMatch(/\$/);
+      // Each sink's last delivery is pushed only beside remote write, which this run has not.
+      if (/postgresql_exporter_last_write_/.test(concrete)) continue;
       const result = await prometheus.query(concrete);
       if (result.length === 0) empty.push(`${title}: ${concrete}`);
     }

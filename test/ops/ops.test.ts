@@ -16,6 +16,8 @@ import { FLEET_FAMILIES } from '../../src/fleet/metrics.js';
 
 const ROOT = process.cwd();
 const PROMETHEUS_CONFIG = 'ops/prometheus/prometheus.yml';
+/** The remote-write receiver's configuration (docker compose --profile remote-write). */
+const RECEIVER_CONFIG = 'ops/prometheus/prometheus-remote-write.yml';
 const ALERTS = 'ops/prometheus/alerts.yml';
 const ALERTS_TEST = 'ops/prometheus/alerts.test.yml';
 const DASHBOARD = 'ops/grafana/dashboards/postgresql.json';
@@ -68,6 +70,9 @@ const TABLE_AND_IO_FAMILIES = [
   'postgresql_exporter_database_visit_success',
   'postgresql_exporter_databases_not_visited',
   'postgresql_exporter_collector_age_seconds',
+  // Each sink's last delivery (with remote write configured).
+  'postgresql_exporter_last_write_success',
+  'postgresql_exporter_last_write_duration_seconds',
 ] as const;
 
 const REQUIRED_ALERTS = [
@@ -84,6 +89,8 @@ const REQUIRED_ALERTS = [
   'PostgreSQLTableDeadTuplesHigh',
   'PostgreSQLAutovacuumNotRunning',
   'PostgreSQLDatabaseVisitFailing',
+  'PostgreSQLExporterWriteFailing',
+  'PostgreSQLExporterWriteStale',
 ] as const;
 
 function read(file: string): string {
@@ -132,6 +139,14 @@ function promtool(...args: string[]): string {
 describe('Prometheus configuration and alert rules (promtool)', () => {
   it('prometheus.yml is valid and loads its rule files', () => {
     expect(promtool('check', 'config', PROMETHEUS_CONFIG)).toContain('SUCCESS');
+  });
+
+  it("the remote-write receiver's prometheus.yml is valid, loads the rules and scrapes nothing", () => {
+    expect(promtool('check', 'config', RECEIVER_CONFIG)).toContain('SUCCESS');
+    const config = record(readYaml(RECEIVER_CONFIG), RECEIVER_CONFIG);
+    expect(config.rule_files).toEqual(['alerts.yml']);
+    // Scraping the Pushgateway too would store every series twice, scraped and written.
+    expect(config.scrape_configs ?? []).toEqual([]);
   });
 
   it('alerts.yml is valid', () => {
@@ -205,6 +220,18 @@ describe('alerts.yml', () => {
     expect(expr('PostgreSQLFleetRunStale')).toMatch(
       /push_time_seconds\{[^}]*fleet!="",instance=""\}/,
     );
+  });
+
+  it('alerts on a failing sink per sink, and on remote-written data by its own time', () => {
+    const expr = (name: string) => rules.find((r) => r.alert === name)?.expr ?? '';
+    expect(expr('PostgreSQLExporterWriteFailing')).toMatch(
+      /^postgresql_exporter_last_write_success\{[^}]*\} == 0$/,
+    );
+    // A receiver keeps no push time: the newest sample's timestamp, past Prometheus' lookback,
+    // and never for a target the Pushgateway serves (PostgreSQLExporterStale's).
+    const stale = expr('PostgreSQLExporterWriteStale');
+    expect(stale).toMatch(/timestamp\(postgresql_up\{[^}]*\}\)\[1h:1m\]/);
+    expect(stale).toMatch(/unless on \(job, fleet, instance\)\s+last_over_time\(push_time_seconds/);
   });
 
   it('every alert selects families the exporter pushes', async () => {
@@ -305,6 +332,27 @@ describe('Grafana dashboard', () => {
     // The fleet's row: every target's last push (instance!=""), and the fleet's own group.
     expect(exprs.filter((e) => /push_time_seconds\{[^}]*instance!=""/.test(e))).not.toEqual([]);
     expect(exprs.filter((e) => /push_time_seconds\{[^}]*instance=""/.test(e))).not.toEqual([]);
+  });
+
+  it("shows each sink's deliveries apart, and remote-written data's age by its samples", () => {
+    const bySink = (family: string) =>
+      all.filter((t) => new RegExp(`\\b${family}\\{`).test(t.expr));
+    for (const family of [
+      'postgresql_exporter_last_write_success',
+      'postgresql_exporter_last_write_duration_seconds',
+    ]) {
+      const found = bySink(family);
+      expect(found, family).not.toEqual([]);
+      for (const target of found) {
+        expect(target.row, family).not.toBe(FLEET_ROW);
+        expect(target.expr, family).toMatch(/by \([^)]*\bsink\b[^)]*\)/);
+      }
+    }
+    const failures = bySink('postgresql_exporter_fleet_write_failures');
+    expect(failures.map((t) => t.row)).toEqual([FLEET_ROW]);
+    expect(all.map((t) => t.expr)).toContainEqual(
+      expect.stringMatching(/^time\(\) - max by \([^)]*\) \(timestamp\(postgresql_up\{/),
+    );
   });
 
   it('has a Fleet row, above the per-target rows', () => {
@@ -785,6 +833,71 @@ describe('docker-compose.yml', () => {
         .map((family) => `${target.panel}: ${family}`),
     );
     expect(missing).toEqual([]);
+  });
+
+  describe('both sinks', () => {
+    const receiver = () => service('prometheus-remote-write');
+    /** The README's and the compose file's example: the receiver's write path in the network. */
+    const WRITE_URL = 'http://prometheus-remote-write:9090/api/v1/write';
+
+    it('has a Prometheus with its remote-write receiver on, in the profile remote-write only', () => {
+      expect(receiver().profiles).toEqual(['remote-write']);
+      const command = list(receiver().command, 'receiver command').map((c) => str(c, 'argument'));
+      expect(command).toContain('--web.enable-remote-write-receiver');
+      expect(command).toContain('--config.file=/etc/prometheus/prometheus.yml');
+      expect(volumes(receiver())).toEqual(
+        expect.arrayContaining([
+          { source: `./${RECEIVER_CONFIG}`, target: '/etc/prometheus/prometheus.yml' },
+          { source: './ops/prometheus/alerts.yml', target: '/etc/prometheus/alerts.yml' },
+        ]),
+      );
+      // The Pushgateway's Prometheus is not the receiver: no series would come twice.
+      expect(service('prometheus').command ?? []).not.toContain(
+        '--web.enable-remote-write-receiver',
+      );
+      expect(read('docker-compose.yml')).toContain(`REMOTE_WRITE_URL=${WRITE_URL}`);
+      const [, port] = /^[\d.]+:\d+:(\d+)$/.exec(String(list(receiver().ports, 'ports')[0])) ?? [];
+      expect(new URL(WRITE_URL).port).toBe(port);
+    });
+
+    it('the collector pushes alone by default, writes too with REMOTE_WRITE_URL, or only writes', () => {
+      const raw = Object.fromEntries(environment(service('collector')));
+      const env = collectorEnv();
+      expect(env.REMOTE_WRITE_URL).toBe('');
+      expect(loadConfig(env).remoteWrite).toBeUndefined();
+      // What compose passes when REMOTE_WRITE_URL is set, and PUSHGATEWAY_URL set but empty.
+      const given = (vars: Record<string, string>) =>
+        Object.fromEntries(
+          Object.entries(raw).map(([name, value]) => [
+            name,
+            withDefaults(
+              value.replace(
+                /\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-[^}]*)?\}/g,
+                (whole, variable: string) => (variable in vars ? vars[variable]! : whole),
+              ),
+            ),
+          ]),
+        );
+      const both = loadConfig(given({ REMOTE_WRITE_URL: WRITE_URL }));
+      expect(both.pushgateway.url?.href).toBe('http://pushgateway:9091/');
+      expect(both.remoteWrite?.url.href).toBe(WRITE_URL);
+      expect(both.remoteWrite?.url.hostname).toBe('prometheus-remote-write');
+      const alone = loadConfig(given({ REMOTE_WRITE_URL: WRITE_URL, PUSHGATEWAY_URL: '' }));
+      expect(alone.pushgateway.url).toBeUndefined();
+      expect(alone.remoteWrite?.url.href).toBe(WRITE_URL);
+    });
+
+    it('provisions the receiver as a second datasource, the dashboard staying on the first', () => {
+      const sources = list(record(readYaml(DATASOURCES), DATASOURCES).datasources, 'datasources');
+      expect(sources).toContainEqual(
+        expect.objectContaining({
+          uid: 'prometheus-remote-write',
+          type: 'prometheus',
+          url: 'http://prometheus-remote-write:9090',
+          isDefault: false,
+        }),
+      );
+    });
   });
 
   it('enables the business example and the example custom queries', () => {
