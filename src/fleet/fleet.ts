@@ -471,12 +471,16 @@ function logged(summary: FleetSummary): FleetSummary {
   };
 }
 
-/** Inline: per configured sink, the targets whose run it did not take (none counted in fan-out). */
+/**
+ * Inline, beside remote write: per configured sink, the targets whose run it
+ * did not take (none counted in fan-out). A Pushgateway-only fleet has
+ * postgresql_exporter_fleet_targets_failed, and its group stays as it was.
+ */
 function writeFailures(
   fleetPlan: FleetPlan,
   outcomes: readonly TargetOutcome[],
 ): { sink: SinkName; count: number }[] {
-  if (fleetPlan.fleet.mode !== 'inline') return [];
+  if (fleetPlan.fleet.mode !== 'inline' || fleetPlan.config.remoteWrite === undefined) return [];
   const sinks: SinkName[] = [
     ...(fleetPlan.config.pushgateway.url === undefined ? [] : (['pushgateway'] as const)),
     ...(fleetPlan.config.remoteWrite === undefined ? [] : (['remote_write'] as const)),

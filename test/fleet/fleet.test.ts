@@ -169,6 +169,38 @@ describe('an inline fleet', () => {
     expect(failedLine).toBeDefined();
   });
 
+  it('with remote write beside the Pushgateway, counts per sink the targets each did not take; without it, no such family', async () => {
+    const written: string[] = [];
+    const ran = await fleetRun(
+      env(targetsFile(['a', 'b', 'c']), { REMOTE_WRITE_URL: 'http://receiver:9090/api/v1/write' }),
+      {
+        deps: {
+          remoteWrite: (delivery) => {
+            const instance = delivery.key.labels.instance ?? '<fleet>';
+            if (instance === 'b') return Promise.reject(new Error('receiver answered HTTP 503'));
+            written.push(instance);
+            return Promise.resolve({ samples: 1, stale: 0, batches: 1, bytes: 10 });
+          },
+        },
+      },
+    );
+    expect(String(ran.error)).toMatch(/1 of 3 targets not pushed \(b\)/);
+    expect(written.sort()).toEqual(['<fleet>', 'a', 'c']);
+    // b reached the Pushgateway: only remote write is named for it.
+    expect(ran.pushes.map(groupOf).sort()).toEqual(['<fleet>', 'a', 'b', 'c']);
+    const fleetPush = ran.pushes.find((p) => p.key.labels.instance === undefined);
+    const metrics = parseExposition(fleetPush?.body ?? '');
+    const failures = (sink: string) =>
+      select(metrics, 'postgresql_exporter_fleet_write_failures', { sink })[0]?.value;
+    expect(failures('pushgateway')).toBe(0);
+    expect(failures('remote_write')).toBe(1);
+
+    const alone = await fleetRun(env(targetsFile(['a', 'b'])));
+    const group = alone.pushes.find((p) => p.key.labels.instance === undefined);
+    expect(group?.body).toContain('postgresql_exporter_fleet_targets_failed');
+    expect(group?.body).not.toContain('postgresql_exporter_fleet_write_failures');
+  });
+
   it('gives a hanging target only its share of the time: the others are still pushed', async () => {
     const pushed: string[] = [];
     const started = Date.now();
