@@ -12,10 +12,12 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BUILD_VERSION } from '../src/collectors/self.js';
 import type { RemoteWriteConfig } from '../src/config.js';
+import { remoteWriteConfig as config } from './harness/rw-receiver.js';
 import { PushError } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
 import { RefreshCache } from '../src/refresh.js';
 import { WrittenRuns, remoteWrite, type RemoteWriteDelivery } from '../src/remote_write.js';
+import { makeCertificates } from './harness/certs.js';
 import { collect } from '../src/run.js';
 import { LastDeliveries } from '../src/sinks.js';
 import { startHostileHttp } from './harness/hostile-http.js';
@@ -23,7 +25,6 @@ import { freePort } from './harness/ports.js';
 import {
   decodeWrite,
   labelsOf,
-  makeCertificates,
   startReceiver,
   type ReceivedRequest,
   type Receiver,
@@ -42,19 +43,6 @@ afterEach(async () => {
 
 const key = { job: 'j', labels: { instance: 'i' } };
 const BODY = '# HELP g G.\n# TYPE g gauge\ng{n="0"} 1\ng{n="1"} 2\ng{n="2"} 3\n';
-
-function config(url: string, overrides: Partial<RemoteWriteConfig> = {}): RemoteWriteConfig {
-  return {
-    url: new URL(url),
-    timeoutMs: 5_000,
-    auth: undefined,
-    sigv4: undefined,
-    caFile: undefined,
-    headers: {},
-    batchSamples: 2_000,
-    ...overrides,
-  };
-}
 
 function write(c: RemoteWriteConfig, extra: Partial<RemoteWriteDelivery> = {}) {
   return remoteWrite({

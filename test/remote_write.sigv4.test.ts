@@ -23,11 +23,11 @@ import { collect } from '../src/run.js';
 import { LastDeliveries } from '../src/sinks.js';
 import {
   decodeWrite,
-  makeCertificates,
   startReceiver,
   type ReceivedRequest,
   type Receiver,
 } from './harness/rw-receiver.js';
+import { makeCertificates } from './harness/certs.js';
 
 const ACCESS_KEY_ID = 'AKIDTESTEXAMPLE0001';
 const SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYTESTSECRET1';

@@ -6,7 +6,7 @@
  * and staleness markers for the series a target's previous write had.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RemoteWriteConfig } from '../src/config.js';
+import { remoteWriteConfig as config } from './harness/rw-receiver.js';
 import { plan } from '../src/run.js';
 import {
   MAX_WRITTEN_CHARS,
@@ -43,19 +43,6 @@ afterEach(async () => {
   await receiver?.stop();
   receiver = undefined;
 });
-
-function config(url: string, overrides: Partial<RemoteWriteConfig> = {}): RemoteWriteConfig {
-  return {
-    url: new URL(url),
-    timeoutMs: 5_000,
-    auth: undefined,
-    sigv4: undefined,
-    caFile: undefined,
-    headers: {},
-    batchSamples: 2_000,
-    ...overrides,
-  };
-}
 
 /** `n` gauge series of one family. */
 function gauges(n: number, name = 'g'): string {

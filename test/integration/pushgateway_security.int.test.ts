@@ -5,7 +5,6 @@
  * PostgreSQL needed.
  */
 import { silentLogger } from '../../src/logger.js';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -17,6 +16,7 @@ import type { PushgatewayAuth } from '../../src/config.js';
 import { PushError } from '../../src/errors.js';
 import { isCertificateError, push, type PushRequest } from '../../src/pushgateway.js';
 import { collect } from '../../src/run.js';
+import { makeCertificates } from '../harness/certs.js';
 import { runEnv, uniqueJob } from '../harness/context.js';
 import { parseExposition, select } from '../harness/exposition.js';
 import { startPushgateway, type PushgatewayServer } from '../harness/pushgateway.js';
@@ -25,85 +25,6 @@ const USER = 'pusher';
 /** Characters that need care in basic auth and in a URL: ':', '@', '/', '%', non-ASCII. */
 const PASSWORD = `p@ss:wörd/%-${randomBytes(6).toString('hex')}`;
 const basic: PushgatewayAuth = { kind: 'basic', username: USER, password: PASSWORD };
-
-function openssl(dir: string, args: string[]): void {
-  try {
-    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (error) {
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
-    throw new Error(
-      `openssl ${args[0] ?? ''} failed (apt-get install openssl): ${String(error)}\n${stderr}`,
-    );
-  }
-}
-
-const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-
-/** A self-signed CA: `<name>.pem` and `<name>.key` in `dir`. */
-function makeCa(dir: string, name: string): string {
-  openssl(dir, [
-    'req',
-    '-x509',
-    ...EC,
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.pem`,
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  return path.join(dir, `${name}.pem`);
-}
-
-/** A server certificate for 127.0.0.1 and localhost, signed by the CA `ca`. */
-function makeServerCertificate(dir: string, ca: string): { cert: string; key: string } {
-  fs.writeFileSync(
-    path.join(dir, 'server.ext'),
-    [
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      'basicConstraints=CA:FALSE',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=serverAuth',
-      '',
-    ].join('\n'),
-  );
-  openssl(dir, [
-    'req',
-    '-new',
-    ...EC,
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=localhost',
-  ]);
-  openssl(dir, [
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    `${ca}.pem`,
-    '-CAkey',
-    `${ca}.key`,
-    '-set_serial',
-    `0x${randomBytes(8).toString('hex')}`,
-    '-days',
-    '2',
-    '-extfile',
-    'server.ext',
-    '-out',
-    'server.pem',
-  ]);
-  return { cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key') };
-}
 
 /** GET over https with a CA of our own and basic auth: how the test reads the Pushgateway. */
 function get(
@@ -139,9 +60,10 @@ let gatewayUrl: string;
 beforeAll(async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pushgateway-tls-'));
   dir = tmp;
-  caFile = makeCa(tmp, 'ca');
-  otherCaFile = makeCa(tmp, 'other-ca');
-  const { cert, key } = makeServerCertificate(tmp, 'ca');
+  const own = makeCertificates(tmp, 'ca');
+  caFile = own.ca;
+  otherCaFile = makeCertificates(tmp, 'other-ca').ca;
+  const { cert, key } = own;
   const webConfig = path.join(tmp, 'web-config.yml');
   // JSON is YAML; cost 4 keeps bcrypt fast (the Pushgateway checks every request).
   fs.writeFileSync(
