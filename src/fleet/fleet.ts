@@ -483,7 +483,7 @@ function writeFailures(
   if (fleetPlan.fleet.mode !== 'inline' || fleetPlan.config.remoteWrite === undefined) return [];
   const sinks: SinkName[] = [
     ...(fleetPlan.config.pushgateway.url === undefined ? [] : (['pushgateway'] as const)),
-    ...(fleetPlan.config.remoteWrite === undefined ? [] : (['remote_write'] as const)),
+    'remote_write',
   ];
   return sinks.map((sink) => ({
     sink,
