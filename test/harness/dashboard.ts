@@ -69,3 +69,12 @@ export function concreteQuery(
 export function pushgatewayOnly(expr: string): boolean {
   return /\bpush_(failure_)?time_seconds\b/.test(expr);
 }
+
+/**
+ * Whether a query reads a family pushed only beside remote write: each
+ * sink's last delivery, and a fleet's write failures by sink. A
+ * Pushgateway-only deployment's groups stay as they were without them.
+ */
+export function remoteWriteOnly(expr: string): boolean {
+  return /\bpostgresql_exporter_(last_write_\w+|fleet_write_failures)\b/.test(expr);
+}
