@@ -7,7 +7,6 @@
  */
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PushError } from '../src/errors.js';
 import {
   MAX_EXPOSITION_LINE_BYTES,
   deleteGroup,
@@ -16,6 +15,7 @@ import {
 } from '../src/pushgateway.js';
 import { startHostileHttp, type HostileHttp } from './harness/hostile-http.js';
 import { listenOnLoopback } from './harness/ports.js';
+import { refusal } from './harness/refusal.js';
 
 const TEXT = { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' };
 
@@ -69,16 +69,6 @@ function endless(res: http.ServerResponse, unit: Buffer): void {
     }
   };
   pump();
-}
-
-async function refusal(run: () => Promise<unknown>): Promise<PushError> {
-  try {
-    await run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(PushError);
-    return error as PushError;
-  }
-  throw new Error('expected a PushError');
 }
 
 const GROUP_LINE = 'push_time_seconds{fleet="f",instance="a",job="j"} 1.7e+09\n';

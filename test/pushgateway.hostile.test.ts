@@ -4,10 +4,10 @@
  * that must not cost more than PUSHGATEWAY_TIMEOUT_MS.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { PushError } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
 import { credentialForms, deliver, push } from '../src/pushgateway.js';
 import { startHostileHttp, type HostileHttp } from './harness/hostile-http.js';
+import { refusal } from './harness/refusal.js';
 
 let server: HostileHttp | undefined;
 afterEach(async () => {
@@ -16,16 +16,6 @@ afterEach(async () => {
 });
 
 const key = { job: 'j', labels: { instance: 'i' } };
-
-async function refusal(run: () => Promise<unknown>): Promise<PushError> {
-  try {
-    await run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(PushError);
-    return error as PushError;
-  }
-  throw new Error('expected a PushError');
-}
 
 describe('push: an answer echoing the request headers', () => {
   it.each([

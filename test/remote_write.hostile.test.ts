@@ -29,6 +29,7 @@ import {
   type ReceivedRequest,
   type Receiver,
 } from './harness/rw-receiver.js';
+import { refusal } from './harness/refusal.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-hostile-'));
 afterAll(() => {
@@ -54,16 +55,6 @@ function write(c: RemoteWriteConfig, extra: Partial<RemoteWriteDelivery> = {}) {
     written: new WrittenRuns(),
     ...extra,
   });
-}
-
-async function refusal(run: () => Promise<unknown>): Promise<PushError> {
-  try {
-    await run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(PushError);
-    return error as PushError;
-  }
-  throw new Error('expected a PushError');
 }
 
 /** An answer of the request's headers as sent, one `Name: value` line each. */
