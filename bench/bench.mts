@@ -33,6 +33,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import {
   bundleHandler,
+  coldHandlerRun,
   markdownTable,
   median,
   parseArgv,
@@ -46,6 +47,7 @@ import {
   startBenchServers,
   vmHwmKb,
   type BenchServers,
+  type ColdRun,
 } from './lib.mjs';
 import { collect, type RunSummary } from '../src/run.js';
 import { postgresBinDir } from '../test/harness/postgres.js';
@@ -160,55 +162,10 @@ async function warmRun(env: Record<string, string>): Promise<Warm> {
   return { ms, cpuMs, summary };
 }
 
-interface Cold {
-  readonly initMs: number;
-  readonly runMs: number;
-  readonly totalMs: number;
-  readonly maxRssKb: number;
-  readonly series: number;
-}
-
 async function buildBundle(servers: BenchServers): Promise<string> {
   const outfile = path.join(servers.tempDir('bench-bundle-'), 'collect.js');
   await bundleHandler(outfile);
   return outfile;
-}
-
-function coldRun(
-  bundle: string,
-  env: Record<string, string>,
-  nodeFlags: readonly string[] = [],
-): Promise<Cold> {
-  const script = [
-    'const t0=process.hrtime.bigint();',
-    `const m=require(${JSON.stringify(bundle)});`,
-    'const t1=process.hrtime.bigint();',
-    'm.handler().then((s)=>{const t2=process.hrtime.bigint();',
-    'process.stdout.write("BENCH "+JSON.stringify({initMs:Number(t1-t0)/1e6,runMs:Number(t2-t1)/1e6,',
-    'totalMs:Number(t2-t0)/1e6,maxRssKb:process.resourceUsage().maxRSS,series:s.series,up:s.up,',
-    'errors:s.collectorErrors})+"\\n");});',
-  ].join('');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeFlags, '-e', script], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('BENCH '));
-      if (code !== 0 || line === undefined) {
-        reject(new Error(`cold run exited ${String(code)}: ${err || out}`));
-        return;
-      }
-      const parsed = JSON.parse(line.slice(6)) as Cold & { up: boolean; errors: number };
-      if (!parsed.up || parsed.errors > 0) reject(new Error(`cold run failed: ${out}`));
-      else resolve(parsed);
-    });
-  });
 }
 
 interface ServerCost {
@@ -376,8 +333,8 @@ async function main(servers: BenchServers, options: Options, started: number): P
     const fresh: Warm[] = [];
     const sameWork: Warm[] = [];
     const refresh: Warm[] = [];
-    const cold: Cold[] = [];
-    const cold128: Cold[] = [];
+    const cold: ColdRun[] = [];
+    const cold128: ColdRun[] = [];
     let peCpuMs = 0;
     for (let round = 0; round < options.rounds; round += 1) {
       if (servers.interrupted()) return 130;
@@ -402,10 +359,10 @@ async function main(servers: BenchServers, options: Options, started: number): P
       ];
       if (round < options.coldRounds) {
         steps.push(async () => {
-          cold.push(await coldRun(bundle, env));
+          cold.push(await coldHandlerRun(bundle, env));
         });
         steps.push(async () => {
-          cold128.push(await coldRun(bundle, env, LAMBDA_128_FLAGS));
+          cold128.push(await coldHandlerRun(bundle, env, LAMBDA_128_FLAGS));
         });
       }
       if (round % 2 === 1) steps.reverse();

@@ -1,5 +1,5 @@
 /** What the benchmark scripts share: the bundle, the servers and their clean-up. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -346,4 +346,58 @@ export function machineInfo(): { nproc: number; cpu: string; ramGb: string; node
     // not Linux: os.cpus() it is
   }
   return { nproc, cpu, ramGb: (os.totalmem() / 1024 ** 3).toFixed(1), node: process.version };
+}
+
+/** One cold start of the handler's bundle, as bench.mts's and remote_write.mts's cold rows. */
+export interface ColdRun {
+  /** require() of the bundle. */
+  readonly initMs: number;
+  /** handler() once. */
+  readonly runMs: number;
+  readonly totalMs: number;
+  /** process.resourceUsage().maxRSS of the child. */
+  readonly maxRssKb: number;
+  readonly series: number;
+}
+
+/**
+ * A fresh `node -e` (with `nodeFlags`) that require()s the bundle and runs
+ * handler() once with `env` (and PATH) as its whole environment. Rejects
+ * when the child fails, PostgreSQL was down or a collector failed.
+ */
+export function coldHandlerRun(
+  bundle: string,
+  env: Record<string, string>,
+  nodeFlags: readonly string[] = [],
+): Promise<ColdRun> {
+  const script = [
+    'const t0=process.hrtime.bigint();',
+    `const m=require(${JSON.stringify(bundle)});`,
+    'const t1=process.hrtime.bigint();',
+    'm.handler().then((s)=>{const t2=process.hrtime.bigint();',
+    'process.stdout.write("BENCH "+JSON.stringify({initMs:Number(t1-t0)/1e6,runMs:Number(t2-t1)/1e6,',
+    'totalMs:Number(t2-t0)/1e6,maxRssKb:process.resourceUsage().maxRSS,series:s.series,up:s.up,',
+    'errors:s.collectorErrors,sinks:s.sinks.map((o)=>o.sink+":"+o.ok)})+"\\n");});',
+  ].join('');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeFlags, '-e', script], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('BENCH '));
+      if (code !== 0 || line === undefined) {
+        reject(new Error(`cold run exited ${String(code)}: ${(err || out).slice(-2000)}`));
+        return;
+      }
+      const parsed = JSON.parse(line.slice(6)) as ColdRun & { up: boolean; errors: number };
+      if (!parsed.up || parsed.errors > 0) reject(new Error(`cold run failed: ${line}`));
+      else resolve(parsed);
+    });
+  });
 }

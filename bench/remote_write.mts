@@ -47,6 +47,7 @@ import { pushgatewayBinary, startPushgateway } from '../test/harness/pushgateway
 import { freePort, sleep } from '../test/harness/ports.js';
 import {
   bundleHandler,
+  coldHandlerRun,
   machineInfo,
   markdownTable,
   median,
@@ -57,6 +58,7 @@ import {
   runToEnd,
   startBenchServers,
   type BenchServers,
+  type ColdRun,
 } from './lib.mjs';
 
 const PG_MAJOR = 15;
@@ -386,48 +388,7 @@ function ratioLine(label: string, pgw: Row, rw: Row): string {
 
 // ---------------------------------------------------------------- cold start
 
-interface Cold {
-  readonly initMs: number;
-  readonly runMs: number;
-  readonly totalMs: number;
-  readonly maxRssKb: number;
-}
-
-/** A fresh `node -e` that require()s the bundle and runs handler() once, as bench/bench.mts's cold rows. */
-function coldRun(bundle: string, env: Record<string, string>): Promise<Cold> {
-  const script = [
-    'const t0=process.hrtime.bigint();',
-    `const m=require(${JSON.stringify(bundle)});`,
-    'const t1=process.hrtime.bigint();',
-    'm.handler().then((s)=>{const t2=process.hrtime.bigint();',
-    'process.stdout.write("BENCH "+JSON.stringify({initMs:Number(t1-t0)/1e6,runMs:Number(t2-t1)/1e6,',
-    'totalMs:Number(t2-t0)/1e6,maxRssKb:process.resourceUsage().maxRSS,up:s.up,',
-    'errors:s.collectorErrors,sinks:s.sinks.map((o)=>o.sink+":"+o.ok)})+"\\n");});',
-  ].join('');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('BENCH '));
-      if (code !== 0 || line === undefined) {
-        reject(new Error(`cold run exited ${String(code)}: ${(err || out).slice(-2000)}`));
-        return;
-      }
-      const parsed = JSON.parse(line.slice(6)) as Cold & { up: boolean; errors: number };
-      if (!parsed.up || parsed.errors > 0) reject(new Error(`cold run failed: ${line}`));
-      else resolve(parsed);
-    });
-  });
-}
-
-function coldTable(cold: ReadonlyMap<SinkKind, readonly Cold[]>): string {
+function coldTable(cold: ReadonlyMap<SinkKind, readonly ColdRun[]>): string {
   const header = [
     'cold start',
     'median ms',
@@ -633,7 +594,7 @@ async function main(servers: BenchServers, options: Options, started: number): P
     for (let k = 0; k < WARM_UPS; k++) for (const kind of kinds) await singleRun(envs[kind]);
 
     const warm = new Map<SinkKind, Measured[]>(kinds.map((k) => [k, []]));
-    const cold = new Map<SinkKind, Cold[]>(kinds.map((k) => [k, []]));
+    const cold = new Map<SinkKind, ColdRun[]>(kinds.map((k) => [k, []]));
     const finished = await interleaved(servers, options.rounds, (round) => [
       ...kinds.map((kind) => async () => {
         const run = () => singleRun(envs[kind]);
@@ -641,7 +602,7 @@ async function main(servers: BenchServers, options: Options, started: number): P
       }),
       ...(round < options.coldRounds
         ? kinds.map((kind) => async () => {
-            cold.get(kind)!.push(await coldRun(bundleFile, envs[kind]));
+            cold.get(kind)!.push(await coldHandlerRun(bundleFile, envs[kind]));
           })
         : []),
     ]);
